@@ -1,0 +1,123 @@
+# qlm - plain GNU Makefile. See README.md.
+#   make            libqlm.a libqlm.so run bench
+#   make test       Criterion suites (fetches the default model first)
+#   make asan       the same tests under AddressSanitizer + UBSan
+#   make demo       fetch the default model and chat with it
+#   make install PREFIX=/usr/local
+#   CUDA=auto|0|1   compile kernels/cuda with nvcc (auto: when nvcc is found)
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= cc
+CXX      ?= g++
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA     ?= auto
+OPT      ?= -O2
+PYTHON   ?= python3
+
+WARN     := -Wall -Wextra -Werror
+INCS     := -Iinclude -Iengine -Imodels -Itokenizer -Ikernels/cpu -Ikernels/cuda
+CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC -fopenmp -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(INCS)
+CXXFLAGS += -std=c++17 $(OPT) $(WARN) -fPIC $(INCS)
+LDLIBS   += -fopenmp -lm
+
+# PCRE2 runs the BPE pre-tokenizer regexes; SentencePiece loads .model files.
+CFLAGS   += $(shell pkg-config --cflags libpcre2-8 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
+SP_LIBS  := $(shell pkg-config --libs sentencepiece 2>/dev/null)
+
+ifeq ($(CUDA),auto)
+  CUDA := $(if $(NVCC),1,0)
+endif
+
+LIB_C    := $(sort $(wildcard engine/*.c models/*.c tokenizer/*.c kernels/cpu/*.c))
+LIB_CXX  :=
+ifneq ($(SP_LIBS),)
+  LIB_CXX += tokenizer/sentencepiece_shim.cpp
+  CFLAGS  += -DQLM_HAVE_SENTENCEPIECE
+  LDLIBS  += $(SP_LIBS) -lstdc++
+endif
+LIB_CU   :=
+ifeq ($(CUDA),1)
+  CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+  LIB_CU  += $(sort $(wildcard kernels/cuda/*.cu))
+  CFLAGS  += -DQLM_HAVE_CUDA
+  NVFLAGS := -O2 -std=c++17 -Xcompiler -fPIC $(INCS) \
+             -gencode arch=compute_80,code=sm_80 -gencode arch=compute_89,code=sm_89 \
+             -gencode arch=compute_90,code=sm_90
+  LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread -lstdc++
+endif
+
+LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
+TEST_C   := $(sort $(wildcard tests/*.c))
+TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
+TEST_BIN := $(BUILD)/qlm-tests
+
+MODEL_DIR ?= cache
+DEMO_MODEL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+
+.PHONY: all test asan demo model install clean fixtures
+all: libqlm.a libqlm.so run bench
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+libqlm.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+libqlm.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+run: $(BUILD)/tools/run.o libqlm.a
+	$(CC) -o $@ $< libqlm.a $(LDLIBS)
+bench: $(BUILD)/bench/bench.o libqlm.a
+	$(CC) -o $@ $< libqlm.a $(LDLIBS)
+
+$(TEST_BIN): $(TEST_OBJ) libqlm.a
+	$(CC) -o $@ $(TEST_OBJ) libqlm.a -lcriterion $(LDLIBS)
+
+model: $(DEMO_MODEL)
+$(DEMO_MODEL):
+	bash scripts/fetch-model.sh $(MODEL_DIR)
+
+# Tests read fixtures from tests/fixtures, ../shared/data/vocab and the default model.
+test: $(TEST_BIN) run $(DEMO_MODEL)
+	QLM_MODEL=$(DEMO_MODEL) $(TEST_BIN) --jobs 2
+
+asan:
+	$(MAKE) BUILD=build-asan CUDA=0 OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	        LDFLAGS_EXTRA= build-asan/qlm-tests
+	$(MAKE) $(DEMO_MODEL)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	QLM_MODEL=$(DEMO_MODEL) QLM_ASAN=1 build-asan/qlm-tests --jobs 2
+
+build-asan/qlm-tests: $(TEST_OBJ) $(LIB_OBJ)
+	$(CC) $(OPT) -o $@ $^ -lcriterion $(LDLIBS)
+
+demo: run $(DEMO_MODEL)
+	./run -m $(DEMO_MODEL) --chat -p "What is the capital of France? Answer in one sentence." -n 64 --temp 0
+
+fixtures:
+	$(PYTHON) tests/gen/gen_all.py
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 libqlm.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 libqlm.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/qlm.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 run $(DESTDIR)$(PREFIX)/bin/qlm-run
+	install -m 755 bench $(DESTDIR)$(PREFIX)/bin/qlm-bench
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS@|$(LDLIBS)|' qlm.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qlm.pc
+
+clean:
+	rm -rf build build-asan libqlm.a libqlm.so run bench
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)
