@@ -103,8 +103,12 @@ build-asan/qlm-tests: $(TEST_OBJ) $(LIB_OBJ)
 demo: run $(DEMO_MODEL)
 	./run -m $(DEMO_MODEL) --chat -p "What is the capital of France? Answer in one sentence." -n 64 --temp 0
 
-fixtures:
-	$(PYTHON) tests/gen/gen_all.py
+# Regenerates the committed oracle fixtures (needs gguf, sentencepiece and
+# llama-cpp-python from PyPI; not part of make test).
+fixtures: $(DEMO_MODEL)
+	$(PYTHON) tests/gen/gen_quant_fixtures.py
+	$(PYTHON) tests/gen/gen_tokenizer_fixtures.py
+	$(PYTHON) tests/gen/gen_llama_oracle.py $(DEMO_MODEL)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \

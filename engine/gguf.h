@@ -83,6 +83,9 @@ qlm_status gguf_open(const char *path, const gguf_open_params *p, gguf_ctx **out
 /* Same, over a caller-owned buffer that must outlive the context (tests, fuzzing). */
 qlm_status gguf_open_memory(const void *buf, size_t size, const char *name, gguf_ctx **out,
                             qlm_errbuf *err);
+/* Same, with params (allow_unsupported_types; use_mmap is ignored). */
+qlm_status gguf_open_memory_ex(const void *buf, size_t size, const char *name,
+                               const gguf_open_params *p, gguf_ctx **out, qlm_errbuf *err);
 void gguf_close(gguf_ctx *ctx);
 
 uint32_t gguf_version(const gguf_ctx *ctx);

@@ -10,4 +10,8 @@
  * tokenizer copies what it needs: it stays valid after gguf_close. */
 qlm_status tok_from_gguf(const gguf_ctx *g, qlm_tokenizer **out, qlm_errbuf *err);
 
+/* A non-fatal note from loading (unknown pre-tokenizer, out-of-range special
+ * id, ...) for the caller to log; "" if none. */
+const char *tok_warning(const qlm_tokenizer *t);
+
 #endif

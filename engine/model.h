@@ -1,0 +1,62 @@
+/* model.h - a loaded model: hyperparameters, named weights, tokenizer. */
+#ifndef QLM_MODEL_H
+#define QLM_MODEL_H
+
+#include "errbuf.h"
+#include "gguf.h"
+#include "log.h"
+#include "ops.h"
+#include "qlm.h"
+#include "tensor.h"
+
+typedef enum qlm_rope_scaling { QLM_ROPE_SCALING_NONE, QLM_ROPE_SCALING_LINEAR } qlm_rope_scaling;
+
+typedef struct qlm_hparams {
+    int32_t n_vocab;
+    int32_t n_ctx_train;
+    int32_t n_embd;
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim;  /* per-head size of Q/K/V */
+    int32_t n_rot;     /* dims rotated by RoPE (<= head_dim) */
+    int32_t n_ff;
+    float rms_eps;
+    float rope_freq_base;
+    float rope_freq_scale; /* 1 / linear scaling factor */
+    qlm_rope_scaling rope_scaling;
+    qlm_rope_style rope_style;
+} qlm_hparams;
+
+typedef struct qlm_layer {
+    qlm_tensor attn_norm;              /* (n_embd) */
+    qlm_tensor wq, wk, wv;             /* (n_embd) -> (n_head*hd), (n_head_kv*hd) x2 */
+    qlm_tensor wo;                     /* (n_head*hd) -> (n_embd) */
+    qlm_tensor ffn_norm;               /* (n_embd) */
+    qlm_tensor ffn_gate, ffn_up;       /* (n_embd) -> (n_ff) */
+    qlm_tensor ffn_down;               /* (n_ff) -> (n_embd) */
+} qlm_layer;
+
+struct qlm_model {
+    qlm_errbuf err;
+    qlm_logger log;
+    char *path;
+    gguf_ctx *gguf;
+    qlm_tokenizer *tok;
+    const struct qlm_arch *arch;
+    qlm_hparams hp;
+    qlm_tensor tok_embd;    /* (n_vocab rows of n_embd) */
+    qlm_tensor output_norm; /* (n_embd) */
+    qlm_tensor output;      /* (n_embd) -> (n_vocab); tok_embd when tied */
+    qlm_tensor rope_freqs;  /* optional per-dim frequency divisors (Llama 3 scaling) */
+    qlm_layer *layers;      /* n_layer */
+    uint64_t n_params, n_weight_bytes;
+    int n_threads;
+    int vocab_only;
+    char **meta_strs;       /* per kv: NUL-terminated copy of string values, else NULL */
+    const char *chat_template; /* into meta_strs, or NULL */
+    const char *name;          /* into meta_strs, or NULL */
+    const qlm_ops *ops;
+};
+
+#endif

@@ -1,0 +1,52 @@
+/* ops.h - the backend ops table: everything the forward pass computes goes
+ * through one of these function pointers, so the forward pass never knows
+ * which ISA (or, later, which device) runs it. Filled once at startup. */
+#ifndef QLM_OPS_H
+#define QLM_OPS_H
+
+#include <stdint.h>
+
+#include "tensor.h"
+
+typedef enum qlm_rope_style {
+    QLM_ROPE_NORM = 0, /* rotate adjacent pairs (x[2i], x[2i+1]): llama GGUF layout */
+    QLM_ROPE_NEOX = 2  /* rotate halves (x[i], x[i + n_rot/2]): NeoX / HF layout */
+} qlm_rope_style;
+
+typedef struct qlm_ops {
+    const char *name; /* "ref", "avx2", ... */
+
+    /* y (n_tok, w.ne[1]) = x (n_tok, w.ne[0]) @ W^T. scratch holds the
+     * activations converted to W's vec_dot_type: at least
+     * qlm_matmul_scratch_size(w.type, w.ne[0], n_tok) bytes. */
+    void (*matmul)(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
+                   int n_threads);
+
+    /* out (n) = x (n) / rms(x) * w (n) */
+    void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
+
+    /* Rotates n_head heads of head_dim values at x in place by position pos:
+     * the first n_rot dims of each head, pair angle pos * theta[i]. */
+    void (*rope)(float *x, int n_head, int head_dim, int n_rot, const float *theta, float pos,
+                 qlm_rope_style style);
+
+    /* One query head against n_kv cached positions, flash-style (online
+     * softmax, no score buffer): out (hd) = softmax(scale * K q) V.
+     * k, v point at this head's slice of position 0; consecutive positions are
+     * `stride` elements apart; kv_type is F32 or F16. */
+    void (*attention_head)(float *out, const float *q, const void *k, const void *v, qlm_type kv_type,
+                           int64_t n_kv, int64_t stride, int head_dim, float scale);
+
+    /* h (n) = silu(gate (n)) * up (n) */
+    void (*swiglu)(float *h, const float *gate, const float *up, int64_t n);
+} qlm_ops;
+
+/* The scalar reference table (kernels/cpu/ref.c). */
+extern const qlm_ops qlm_ops_ref;
+
+/* Picks the best table for this machine once (QLM_CPU=ref forces the reference). */
+const qlm_ops *qlm_ops_select(void);
+
+size_t qlm_matmul_scratch_size(qlm_type wtype, int64_t n_in, int64_t n_tok);
+
+#endif

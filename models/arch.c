@@ -1,0 +1,16 @@
+/* arch.c - the table of supported architectures. */
+#include <string.h>
+
+#include "arch.h"
+
+extern const qlm_arch qlm_arch_llama;
+
+static const qlm_arch *const archs[] = {&qlm_arch_llama};
+
+const qlm_arch *qlm_arch_find(const char *name) {
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
+        if (strcmp(archs[i]->name, name) == 0) return archs[i];
+    return NULL;
+}
+
+const char *qlm_arch_list(void) { return "llama"; }

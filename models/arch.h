@@ -1,0 +1,31 @@
+/* arch.h - the architecture table: what differs between model families.
+ * Adding an architecture = one file in models/ plus one row in arch.c. */
+#ifndef QLM_ARCH_H
+#define QLM_ARCH_H
+
+#include "model.h"
+
+typedef struct qlm_arch {
+    const char *name;          /* general.architecture */
+    qlm_rope_style rope_style; /* how the file lays out rotated pairs */
+    /* Reads hyperparameters from "<name>.*" keys into m->hp. */
+    qlm_status (*load_hparams)(qlm_model *m, qlm_errbuf *err);
+    /* Binds m->tok_embd, m->layers[...] etc. to the file's tensors. */
+    qlm_status (*bind_weights)(qlm_model *m, qlm_errbuf *err);
+} qlm_arch;
+
+const qlm_arch *qlm_arch_find(const char *name);
+/* "llama, ..." for error messages. */
+const char *qlm_arch_list(void);
+
+/* Shared helpers for arch files (models/common.c). */
+qlm_status arch_get_u32(qlm_model *m, const char *suffix, int required, uint32_t def, int32_t *out,
+                        qlm_errbuf *err);
+qlm_status arch_get_f32(qlm_model *m, const char *suffix, int required, float def, float *out,
+                        qlm_errbuf *err);
+/* Binds tensor `name` checking its shape (ne0, ne1; ne1 = 0 for a vector).
+ * optional: absent is fine (t->data stays NULL). */
+qlm_status arch_bind(qlm_model *m, qlm_tensor *t, const char *name, int64_t ne0, int64_t ne1,
+                     int optional, qlm_errbuf *err);
+
+#endif

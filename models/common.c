@@ -1,0 +1,80 @@
+/* common.c - helpers the per-architecture files share: typed hyperparameter
+ * lookups with clear errors, and tensor binding with shape checks. */
+#include <stdio.h>
+#include <string.h>
+
+#include "arch.h"
+
+static void arch_key(const qlm_model *m, const char *suffix, char *key, size_t cap) {
+    snprintf(key, cap, "%s.%s", m->arch->name, suffix);
+}
+
+qlm_status arch_get_u32(qlm_model *m, const char *suffix, int required, uint32_t def, int32_t *out,
+                        qlm_errbuf *err) {
+    char key[128];
+    arch_key(m, suffix, key, sizeof key);
+    uint32_t v;
+    if (!gguf_find(m->gguf, key)) {
+        if (required) return qlm_err(err, QLM_ERR_FORMAT, "%s: missing key %s", m->path, key);
+        v = def;
+    } else if (!gguf_get_u32(m->gguf, key, &v)) {
+        return qlm_err(err, QLM_ERR_FORMAT, "%s: key %s is not an unsigned integer", m->path, key);
+    }
+    /* Every count we read is used in size arithmetic: cap it far below overflow. */
+    if (v > (1u << 24))
+        return qlm_err(err, QLM_ERR_FORMAT, "%s: key %s = %u is absurdly large", m->path, key, v);
+    *out = (int32_t)v;
+    return QLM_OK;
+}
+
+qlm_status arch_get_f32(qlm_model *m, const char *suffix, int required, float def, float *out,
+                        qlm_errbuf *err) {
+    char key[128];
+    arch_key(m, suffix, key, sizeof key);
+    if (!gguf_find(m->gguf, key)) {
+        if (required) return qlm_err(err, QLM_ERR_FORMAT, "%s: missing key %s", m->path, key);
+        *out = def;
+        return QLM_OK;
+    }
+    if (!gguf_get_f32(m->gguf, key, out))
+        return qlm_err(err, QLM_ERR_FORMAT, "%s: key %s is not a float", m->path, key);
+    if (!(*out == *out) || *out > 1e30f || *out < -1e30f)
+        return qlm_err(err, QLM_ERR_FORMAT, "%s: key %s is not finite", m->path, key);
+    return QLM_OK;
+}
+
+static qlm_status check_type(const qlm_model *m, const gguf_tensor *gt, int is_matrix, qlm_errbuf *err) {
+    const qlm_type_traits *tt = qlm_type_traits_get(gt->type);
+    if (!tt || !tt->to_float || (is_matrix && !tt->vec_dot))
+        return qlm_err(err, QLM_ERR_UNSUPPORTED, "%s: tensor %s has type %s, which qlm cannot compute yet",
+                       m->path, gt->name, qlm_type_name(gt->type));
+    if (!is_matrix && gt->type != QLM_TYPE_F32)
+        return qlm_err(err, QLM_ERR_UNSUPPORTED, "%s: tensor %s: norm weights must be F32, got %s",
+                       m->path, gt->name, qlm_type_name(gt->type));
+    return QLM_OK;
+}
+
+qlm_status arch_bind(qlm_model *m, qlm_tensor *t, const char *name, int64_t ne0, int64_t ne1,
+                     int optional, qlm_errbuf *err) {
+    memset(t, 0, sizeof *t);
+    const gguf_tensor *gt = gguf_find_tensor(m->gguf, name);
+    if (!gt) {
+        if (optional) return QLM_OK;
+        return qlm_err(err, QLM_ERR_FORMAT, "%s: missing tensor %s", m->path, name);
+    }
+    const int is_matrix = ne1 > 0;
+    const uint32_t want_dims = is_matrix ? 2 : 1;
+    if (gt->n_dims != want_dims || gt->ne[0] != ne0 || (is_matrix && gt->ne[1] != ne1))
+        return qlm_err(err, QLM_ERR_FORMAT,
+                       "%s: tensor %s has shape [%lld, %lld] (%u dims), expected [%lld, %lld]",
+                       m->path, name, (long long)gt->ne[0], (long long)gt->ne[1], gt->n_dims,
+                       (long long)ne0, (long long)(is_matrix ? ne1 : 1));
+    qlm_status st = check_type(m, gt, is_matrix, err);
+    if (st != QLM_OK) return st;
+    t->name = gt->name;
+    t->type = gt->type;
+    for (int d = 0; d < 4; d++) t->ne[d] = gt->ne[d];
+    t->row_bytes = qlm_row_size(gt->type, gt->ne[0]);
+    t->data = gt->data;
+    return QLM_OK;
+}

@@ -1,0 +1,139 @@
+/* test_api.c - API misuse must give errors with messages, never crashes. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "qlm.h"
+#include "test_util.h"
+
+static qlm_model *load_model(void) {
+    qlm_model *m = NULL;
+    qlm_status st = qlm_model_load(tu_model_path(), NULL, &m);
+    cr_assert_eq(st, QLM_OK, "loading %s: %s", tu_model_path(), qlm_model_last_error(m));
+    return m;
+}
+
+Test(api, null_arguments) {
+    cr_expect_eq(qlm_model_load("x", NULL, NULL), QLM_ERR_INVALID_ARG);
+    qlm_model *m = NULL;
+    cr_expect_eq(qlm_model_load(NULL, NULL, &m), QLM_ERR_INVALID_ARG);
+    cr_expect(strlen(qlm_last_error(m)) > 0);
+    qlm_model_free(m);
+    qlm_context *c = NULL;
+    cr_expect_eq(qlm_context_new(NULL, NULL, &c), QLM_ERR_INVALID_ARG);
+    qlm_context_free(c);
+    cr_expect_eq(qlm_decode(NULL, NULL, 0, NULL), QLM_ERR_INVALID_ARG);
+    qlm_model_free(NULL);
+    qlm_context_free(NULL);
+    qlm_sampler_free(NULL);
+    qlm_tokenizer_free(NULL);
+    cr_expect_eq(qlm_model_n_vocab(NULL), 0);
+    cr_expect_null(qlm_model_chat_template(NULL));
+    cr_expect_eq(qlm_generate(NULL, NULL, NULL, NULL, NULL), QLM_ERR_INVALID_ARG);
+}
+
+Test(api, missing_file_names_the_path) {
+    qlm_model *m = NULL;
+    cr_assert_eq(qlm_model_load("/nonexistent/dir/model.gguf", NULL, &m), QLM_ERR_IO);
+    cr_expect(strstr(qlm_last_error(m), "/nonexistent/dir/model.gguf") != NULL, "message: %s", qlm_last_error(m));
+    qlm_model_free(m);
+}
+
+Test(api, metadata_getters) {
+    qlm_model *m = load_model();
+    cr_expect_str_eq(qlm_model_arch(m), "llama");
+    cr_expect_eq(qlm_model_n_vocab(m), 49152);
+    cr_expect_eq(qlm_model_n_layer(m), 30);
+    cr_expect_eq(qlm_model_n_embd(m), 576);
+    cr_expect_eq(qlm_model_n_ctx_train(m), 8192);
+    /* 134.5 M parameters by llama.cpp's count for SmolLM2-135M */
+    cr_expect(qlm_model_n_params(m) > 130000000 && qlm_model_n_params(m) < 140000000);
+    cr_expect(strstr(qlm_model_chat_template(m), "<|im_start|>") != NULL);
+    cr_expect_str_eq(qlm_model_meta_str(m, "tokenizer.ggml.pre"), "smollm");
+    cr_expect_eq(qlm_model_tensor_count(m), 272);
+    qlm_tensor_info ti;
+    cr_expect_eq(qlm_model_tensor_info(m, 0, &ti), QLM_OK);
+    cr_expect_str_eq(ti.name, "token_embd.weight");
+    cr_expect_str_eq(ti.type_name, "Q8_0");
+    cr_expect_eq(qlm_model_tensor_info(m, 272, &ti), QLM_ERR_INVALID_ARG);
+    qlm_model_free(m);
+}
+
+Test(api, context_sizes) {
+    qlm_model *m = load_model();
+    qlm_context_params p = qlm_context_default_params();
+    qlm_context *c = NULL;
+    p.n_ctx = -1;
+    cr_expect_eq(qlm_context_new(m, &p, &c), QLM_ERR_INVALID_ARG);
+    cr_expect(strlen(qlm_last_error(c)) > 0);
+    qlm_context_free(c);
+    p.n_ctx = 1 << 30;
+    cr_expect_eq(qlm_context_new(m, &p, &c), QLM_ERR_INVALID_ARG);
+    qlm_context_free(c);
+    p.n_ctx = 1 << 24; /* 16 M tokens: hundreds of GiB of KV cache */
+    cr_expect_eq(qlm_context_new(m, &p, &c), QLM_ERR_NOMEM);
+    cr_expect(strstr(qlm_last_error(c), "GiB") != NULL, "message: %s", qlm_last_error(c));
+    qlm_context_free(c);
+    p.n_ctx = 0; /* default: min(n_ctx_train, 4096) */
+    cr_assert_eq(qlm_context_new(m, &p, &c), QLM_OK);
+    cr_expect_eq(qlm_context_n_ctx(c), 4096);
+    qlm_context_free(c);
+    qlm_model_free(m);
+}
+
+Test(api, decode_past_context_and_bad_tokens) {
+    qlm_model *m = load_model();
+    qlm_context_params p = qlm_context_default_params();
+    p.n_ctx = 8;
+    qlm_context *c = NULL;
+    cr_assert_eq(qlm_context_new(m, &p, &c), QLM_OK);
+    int32_t toks[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    cr_expect_eq(qlm_decode(c, toks, 9, NULL), QLM_ERR_CONTEXT_FULL);
+    cr_expect_eq(qlm_context_n_past(c), 0, "a failed decode changes nothing");
+    cr_expect_eq(qlm_decode(c, toks, 5, NULL), QLM_OK);
+    cr_expect_eq(qlm_decode(c, toks, 4, NULL), QLM_ERR_CONTEXT_FULL);
+    cr_expect(strstr(qlm_last_error(c), "context") != NULL);
+    cr_expect_eq(qlm_decode(c, toks, 0, NULL), QLM_ERR_INVALID_ARG);
+    int32_t bad[2] = {5, 49152};
+    qlm_context_reset(c);
+    cr_expect_eq(qlm_decode(c, bad, 2, NULL), QLM_ERR_INVALID_ARG);
+    cr_expect(strstr(qlm_last_error(c), "49152") != NULL, "message: %s", qlm_last_error(c));
+    bad[1] = -3;
+    cr_expect_eq(qlm_decode(c, bad, 2, NULL), QLM_ERR_INVALID_ARG);
+    qlm_context_free(c);
+    qlm_model_free(m);
+}
+
+/* Shifting drops the middle of the cache and keeps decoding sensible: after
+ * shifting, logits equal those of a fresh context fed the kept tokens (the
+ * re-rotated keys equal freshly rotated ones up to F32 rounding). */
+Test(api, context_shift_matches_recompute, .timeout = 300) {
+    qlm_model *m = load_model();
+    qlm_context_params p = qlm_context_default_params();
+    p.n_ctx = 32;
+    p.kv_type = QLM_KV_F32;
+    qlm_context *a = NULL, *b = NULL;
+    cr_assert_eq(qlm_context_new(m, &p, &a), QLM_OK);
+    cr_assert_eq(qlm_context_new(m, &p, &b), QLM_OK);
+    int32_t toks[12] = {504, 2365, 6354, 16438, 27003, 690, 260, 23790, 2767, 30, 4027, 1980};
+    const float *la = NULL, *lb = NULL;
+    cr_assert_eq(qlm_decode(a, toks, 10, NULL), QLM_OK);
+    cr_assert_eq(qlm_context_shift(a, 2, 4), QLM_OK);
+    cr_expect_eq(qlm_context_n_past(a), 6);
+    cr_assert_eq(qlm_decode(a, toks + 10, 2, &la), QLM_OK);
+    int32_t seq[8] = {toks[0], toks[1], toks[6], toks[7], toks[8], toks[9], toks[10], toks[11]};
+    cr_assert_eq(qlm_decode(b, seq, 8, &lb), QLM_OK);
+    float max_diff = 0;
+    for (int i = 0; i < qlm_model_n_vocab(m); i++)
+        if (fabsf(la[i] - lb[i]) > max_diff) max_diff = fabsf(la[i] - lb[i]);
+    /* re-rotation by -4 positions vs direct rotation: a few ulps per key, ~1e-3 on logits */
+    cr_expect(max_diff < 1e-2f, "max logit difference after shift: %g", max_diff);
+    cr_expect_eq(qlm_context_shift(a, 0, 100), QLM_ERR_INVALID_ARG);
+    qlm_context_free(a);
+    qlm_context_free(b);
+    qlm_model_free(m);
+}
+
+Test(api, status_strings) {
+    for (int s = QLM_OK; s <= QLM_ERR_INTERNAL; s++) cr_expect(strlen(qlm_status_str((qlm_status)s)) > 0);
+}

@@ -1,0 +1,55 @@
+/* test_util.h - small helpers shared by the Criterion suites (header-only so
+ * every suite file stays self-contained). */
+#ifndef QLM_TEST_UTIL_H
+#define QLM_TEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reads a whole file; NULL if it cannot. The buffer has a NUL after *len bytes. */
+static inline char *tu_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        if (len) *len = (size_t)n;
+    }
+    return buf;
+}
+
+/* Parses whitespace-separated numbers (as doubles) into out[cap]; returns the count. */
+static inline size_t tu_parse_numbers(const char *s, double *out, size_t cap) {
+    size_t n = 0;
+    char *end;
+    while (n < cap) {
+        double v = strtod(s, &end);
+        if (end == s) break;
+        out[n++] = v;
+        s = end;
+    }
+    return n;
+}
+
+/* Path of the default model: $QLM_MODEL, else the make cache location. */
+static inline const char *tu_model_path(void) {
+    const char *p = getenv("QLM_MODEL");
+    return p && *p ? p : "cache/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+/* Directory holding ../shared: $QLM_SHARED, else "../shared". */
+static inline const char *tu_shared_dir(void) {
+    const char *p = getenv("QLM_SHARED");
+    return p && *p ? p : "../shared";
+}
+
+#endif
