@@ -1,5 +1,5 @@
 # qlm - plain GNU Makefile. See README.md.
-#   make            libqlm.a libqlm.so run bench
+#   make            libqlm.a libqlm.so run bench/bench
 #   make test       Criterion suites (fetches the default model first)
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make demo       fetch the default model and chat with it
@@ -17,7 +17,8 @@ PYTHON   ?= python3
 
 WARN     := -Wall -Wextra -Werror
 INCS     := -Iinclude -Iengine -Imodels -Itokenizer -Ikernels/cpu -Ikernels/cuda
-CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC -fopenmp -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(INCS)
+# -ffp-contract=off: no fused multiply-adds, so quantizers match ggml bit for bit
+CFLAGS   += -std=c11 $(OPT) $(WARN) -ffp-contract=off -fPIC -fopenmp -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(INCS)
 CXXFLAGS += -std=c++17 $(OPT) $(WARN) -fPIC $(INCS)
 LDLIBS   += -fopenmp -lm
 
@@ -57,7 +58,7 @@ MODEL_DIR ?= cache
 DEMO_MODEL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 
 .PHONY: all test asan demo model install clean fixtures
-all: libqlm.a libqlm.so run bench
+all: libqlm.a libqlm.so run bench/bench
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,7 +77,7 @@ libqlm.so: $(LIB_OBJ)
 
 run: $(BUILD)/tools/run.o libqlm.a
 	$(CC) -o $@ $< libqlm.a $(LDLIBS)
-bench: $(BUILD)/bench/bench.o libqlm.a
+bench/bench: $(BUILD)/bench/bench.o libqlm.a
 	$(CC) -o $@ $< libqlm.a $(LDLIBS)
 
 $(TEST_BIN): $(TEST_OBJ) libqlm.a
@@ -117,11 +118,11 @@ install: all
 	install -m 755 libqlm.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/qlm.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 run $(DESTDIR)$(PREFIX)/bin/qlm-run
-	install -m 755 bench $(DESTDIR)$(PREFIX)/bin/qlm-bench
+	install -m 755 bench/bench $(DESTDIR)$(PREFIX)/bin/qlm-bench
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS@|$(LDLIBS)|' qlm.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qlm.pc
 
 clean:
-	rm -rf build build-asan libqlm.a libqlm.so run bench
+	rm -rf build build-asan libqlm.a libqlm.so run bench/bench
 
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)

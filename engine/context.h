@@ -23,6 +23,7 @@ struct qlm_context {
     float *k, *v;       /* (n_batch, n_head_kv * head_dim) */
     float *att;         /* (n_batch, n_head * head_dim) attention output */
     float *hb, *hb2;    /* (n_batch, n_ff) FFN gate / up */
+    float *scores;      /* (n_threads, n_ctx) attention scores, one row per thread */
     void *act_scratch;  /* activations converted for integer dot products */
     float *logits;      /* (n_logits, n_vocab) */
     int32_t n_logits;   /* rows valid in logits after the last decode */

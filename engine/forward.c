@@ -2,6 +2,7 @@
  * (many tokens) and decoding (one token) through n_tok. Every computation goes
  * through the ops table; this file knows shapes, not instructions. */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "context.h"
@@ -50,9 +51,10 @@ static void attention(qlm_context *ctx, int il, int32_t n_tok) {
     for (int64_t w = 0; w < n_work; w++) {
         const int64_t t = w / hp->n_head, h = w % hp->n_head;
         const size_t head_off = (size_t)(h / group) * hp->head_dim * ctx->kv_elem;
+        float *scores = ctx->scores + (size_t)omp_get_thread_num() * ctx->n_ctx;
         ctx->ops->attention_head(ctx->att + t * q_dim + h * hp->head_dim, ctx->q + t * q_dim + h * hp->head_dim,
                                  kl + head_off, vl + head_off, ctx->kv_type, ctx->n_past + t + 1, kv_dim,
-                                 hp->head_dim, scale);
+                                 hp->head_dim, scale, scores);
     }
 }
 

@@ -41,7 +41,7 @@ static qlm_status tokenize_prompt(qlm_context *c, const char *prompt, unsigned f
 /* Hands the token's text to the callback as complete UTF-8; non-zero = stop. */
 static int emit(const qlm_context *c, qlm_utf8_stream *us, int32_t id, const qlm_generate_params *p) {
     if (!p->on_token) return 0;
-    char piece[256], text[256 + 8];
+    char piece[256], text[3 * 256 + 12];
     size_t n = 0;
     if (qlm_token_to_piece(c->model->tok, id, piece, sizeof piece, &n, 0) != QLM_OK) n = 0;
     size_t m = qlm_utf8_stream_push(us, piece, n, text, sizeof text);

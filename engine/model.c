@@ -88,6 +88,8 @@ static qlm_status model_load(qlm_model *m, const qlm_model_params *p) {
     if (st != QLM_OK) return st;
     if ((st = model_copy_strings(m)) != QLM_OK) return st;
     if ((st = tok_from_gguf(m->gguf, &m->tok, &m->err)) != QLM_OK) return st;
+    if (tok_warning(m->tok) && *tok_warning(m->tok))
+        qlm_log(&m->log, QLM_LOG_WARN, "%s: %s", m->path, tok_warning(m->tok));
     model_count_params(m);
     if (p->vocab_only) return QLM_OK;
     if ((st = model_find_arch(m)) != QLM_OK) return st;

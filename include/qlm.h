@@ -177,8 +177,9 @@ const char *qlm_tokenizer_kind(const qlm_tokenizer *tok);  /* "spm", "bpe", "sen
 /* Streaming UTF-8 assembler: feed token bytes, get only whole code points out.
  * Invalid sequences come out as U+FFFD so the output is always valid UTF-8. */
 typedef struct qlm_utf8_stream { unsigned char pending[4]; int n_pending; } qlm_utf8_stream;
-/* Appends the complete characters of pending+bytes to out (cap must be >= n + 8);
- * returns the number of bytes written. */
+/* Appends the complete characters of pending+bytes to out (cap must be
+ * >= 3*n + 12: each invalid byte becomes a 3-byte U+FFFD); returns the number
+ * of bytes written. */
 size_t qlm_utf8_stream_push(qlm_utf8_stream *s, const char *bytes, size_t n, char *out, size_t cap);
 /* Flushes an incomplete tail as U+FFFD; returns bytes written (cap >= 4). */
 size_t qlm_utf8_stream_flush(qlm_utf8_stream *s, char *out, size_t cap);

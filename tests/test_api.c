@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "context.h" /* internals, for the shift test */
 #include "qlm.h"
 #include "test_util.h"
 
@@ -104,33 +105,52 @@ Test(api, decode_past_context_and_bad_tokens) {
     qlm_model_free(m);
 }
 
-/* Shifting drops the middle of the cache and keeps decoding sensible: after
- * shifting, logits equal those of a fresh context fed the kept tokens (the
- * re-rotated keys equal freshly rotated ones up to F32 rounding). */
-Test(api, context_shift_matches_recompute, .timeout = 300) {
+/* Shifting drops cached tokens [n_keep, n_keep + n_discard) and slides the
+ * rest down: V rows move unchanged and K rows are rotated back by n_discard
+ * positions, i.e. equal RoPE(-n_discard) of the old rows. Checked on the
+ * context's internals (F32 cache so the comparison is exact up to float ops). */
+Test(api, context_shift_moves_and_rerotates, .timeout = 300) {
     qlm_model *m = load_model();
     qlm_context_params p = qlm_context_default_params();
     p.n_ctx = 32;
     p.kv_type = QLM_KV_F32;
-    qlm_context *a = NULL, *b = NULL;
-    cr_assert_eq(qlm_context_new(m, &p, &a), QLM_OK);
-    cr_assert_eq(qlm_context_new(m, &p, &b), QLM_OK);
-    int32_t toks[12] = {504, 2365, 6354, 16438, 27003, 690, 260, 23790, 2767, 30, 4027, 1980};
-    const float *la = NULL, *lb = NULL;
-    cr_assert_eq(qlm_decode(a, toks, 10, NULL), QLM_OK);
-    cr_assert_eq(qlm_context_shift(a, 2, 4), QLM_OK);
-    cr_expect_eq(qlm_context_n_past(a), 6);
-    cr_assert_eq(qlm_decode(a, toks + 10, 2, &la), QLM_OK);
-    int32_t seq[8] = {toks[0], toks[1], toks[6], toks[7], toks[8], toks[9], toks[10], toks[11]};
-    cr_assert_eq(qlm_decode(b, seq, 8, &lb), QLM_OK);
-    float max_diff = 0;
-    for (int i = 0; i < qlm_model_n_vocab(m); i++)
-        if (fabsf(la[i] - lb[i]) > max_diff) max_diff = fabsf(la[i] - lb[i]);
-    /* re-rotation by -4 positions vs direct rotation: a few ulps per key, ~1e-3 on logits */
-    cr_expect(max_diff < 1e-2f, "max logit difference after shift: %g", max_diff);
-    cr_expect_eq(qlm_context_shift(a, 0, 100), QLM_ERR_INVALID_ARG);
-    qlm_context_free(a);
-    qlm_context_free(b);
+    qlm_context *c = NULL;
+    cr_assert_eq(qlm_context_new(m, &p, &c), QLM_OK);
+    int32_t toks[10] = {504, 2365, 6354, 16438, 27003, 690, 260, 23790, 2767, 30};
+    cr_assert_eq(qlm_decode(c, toks, 10, NULL), QLM_OK);
+    const qlm_hparams *hp = &m->hp;
+    const size_t kv_dim = (size_t)hp->n_head_kv * hp->head_dim, layer = (size_t)c->n_ctx * kv_dim;
+    const size_t total = (size_t)hp->n_layer * layer;
+    float *k0 = malloc(total * sizeof(float)), *v0 = malloc(total * sizeof(float));
+    memcpy(k0, c->k_cache, total * sizeof(float));
+    memcpy(v0, c->v_cache, total * sizeof(float));
+    cr_assert_eq(qlm_context_shift(c, 2, 4), QLM_OK);
+    cr_expect_eq(qlm_context_n_past(c), 6);
+    const float *kc = c->k_cache, *vc = c->v_cache;
+    float row[1024];
+    cr_assert(kv_dim <= 1024);
+    for (int il = 0; il < hp->n_layer; il++)
+        for (int pos = 0; pos < 6; pos++) {
+            const int from = pos < 2 ? pos : pos + 4;
+            memcpy(row, k0 + il * layer + from * kv_dim, kv_dim * sizeof(float));
+            if (pos >= 2) m->ops->rope(row, hp->n_head_kv, hp->head_dim, hp->n_rot, c->theta, -4.0f, hp->rope_style);
+            for (size_t d = 0; d < kv_dim; d++) {
+                cr_assert_float_eq(kc[il * layer + pos * kv_dim + d], row[d], 1e-6f, "layer %d pos %d dim %zu", il, pos, d);
+                cr_assert_eq(vc[il * layer + pos * kv_dim + d], v0[il * layer + from * kv_dim + d]);
+            }
+        }
+    /* rotating a key at p by -4 gives the key at p - 4: RoPE angles add */
+    memcpy(row, k0 + 9 * kv_dim, kv_dim * sizeof(float));
+    float fresh[1024];
+    memcpy(fresh, row, kv_dim * sizeof(float));
+    m->ops->rope(row, hp->n_head_kv, hp->head_dim, hp->n_rot, c->theta, -9.0f, hp->rope_style);
+    m->ops->rope(fresh, hp->n_head_kv, hp->head_dim, hp->n_rot, c->theta, -5.0f, hp->rope_style);
+    m->ops->rope(fresh, hp->n_head_kv, hp->head_dim, hp->n_rot, c->theta, -4.0f, hp->rope_style);
+    for (size_t d = 0; d < kv_dim; d++) cr_expect_float_eq(row[d], fresh[d], 1e-4f * (1 + fabsf(row[d])));
+    cr_expect_eq(qlm_decode(c, toks, 4, NULL), QLM_OK, "decoding continues after a shift");
+    cr_expect_eq(qlm_context_shift(c, 0, 100), QLM_ERR_INVALID_ARG);
+    free(k0), free(v0);
+    qlm_context_free(c);
     qlm_model_free(m);
 }
 

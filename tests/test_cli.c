@@ -139,7 +139,7 @@ static size_t split_inputs(char *s, char **parts, size_t cap) {
 
 /* `run --tokenize -f` on every string of a vocab fixture reproduces its .out. */
 static void check_vocab_fixture(const char *name) {
-    char inp[512], outp[512], vocab[512];
+    char inp[600], outp[600], vocab[512];
     snprintf(vocab, sizeof vocab, "%s/data/vocab/ggml-vocab-%s.gguf", tu_shared_dir(), name);
     snprintf(inp, sizeof inp, "%s.inp", vocab);
     snprintf(outp, sizeof outp, "%s.out", vocab);

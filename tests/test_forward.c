@@ -20,9 +20,11 @@
 #define LOGIT_TOL 0.5
 
 /* A greedy step whose oracle margin (top1 - top2) is below this is a near-tie
- * where two exact engines may pick differently (llama.cpp's own n_batch 1 vs
- * 512 runs differ by 0.22 per logit); the continuations then legitimately
- * differ, so the comparison stops there. */
+ * where two exact engines may pick differently; the continuations then
+ * legitimately differ, so the comparison stops there. llama.cpp itself does
+ * this on these prompts: with n_batch 1, flash attention or an F32 cache
+ * instead of its defaults its own greedy tokens leave its default run at step
+ * 3-4 of prompt 1 (margin 0.047) and step 19 of prompt 2 (margin 0.023). */
 #define TIE_MARGIN LOGIT_TOL
 
 static qlm_model *load_model(void) {
@@ -92,7 +94,8 @@ static void check_prompt(qlm_model *m, int idx, qlm_kv_type kv) {
         if (tok != expect[i]) {
             cr_assert(margin[i] < TIE_MARGIN, "prompt %d step %d: got token %d, llama.cpp %d (margin %.4f)",
                       idx, i, tok, expect[i], margin[i]);
-            cr_log_warn("prompt %d: diverged from llama.cpp at step %d, a near-tie (margin %.4f)", idx, i, margin[i]);
+            fprintf(stderr, "note: prompt %d (kv %s) left llama.cpp's tokens at step %d, a near-tie (margin %.4f)\n",
+                    idx, kv == QLM_KV_F16 ? "f16" : "f32", i, margin[i]);
             break;
         }
         cr_assert_eq(qlm_decode(ctx, &tok, 1, &logits), QLM_OK, "%s", qlm_context_last_error(ctx));

@@ -3,6 +3,7 @@
  * Follows llama.cpp's llama_vocab::load: the same keys, defaults and checks.
  * Every array is checked for type and length before use; a malformed key is
  * an error naming it, never a crash. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,23 @@
 #define KEY_SCORES "tokenizer.ggml.scores"
 #define KEY_TYPES "tokenizer.ggml.token_type"
 #define KEY_MERGES "tokenizer.ggml.merges"
+
+/* Appends a non-fatal note to t->warning ("; "-separated, truncated). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void add_warning(qlm_tokenizer *t, const char *fmt, ...) {
+    size_t used = strlen(t->warning);
+    if (used + 3 >= sizeof t->warning) return;
+    if (used) {
+        memcpy(t->warning + used, "; ", 3);
+        used += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->warning + used, sizeof t->warning - used, fmt, ap);
+    va_end(ap);
+}
 
 static const gguf_value *find_array(const gguf_ctx *g, const char *key, gguf_vtype elem,
                                     gguf_vtype elem2) {
@@ -163,8 +181,8 @@ static qlm_status read_texts(tok_vocab *v, const gguf_value *toks, bool bpe, qlm
         if (!ok) st = QLM_ERR_NOMEM;
     }
     if (st == QLM_OK && (v->text.n != v->n || v->piece.n != v->n)) st = QLM_ERR_NOMEM;
-    if (st == QLM_OK && !tok_strmap_build(&v->text_map, &v->text, NULL)) st = QLM_ERR_NOMEM;
-    if (st == QLM_OK && bpe && !tok_strmap_build(&v->raw_map, &v->raw, skip)) st = QLM_ERR_NOMEM;
+    if (st == QLM_OK && !tok_strmap_build(&v->text_map, &v->text, NULL, NULL)) st = QLM_ERR_NOMEM;
+    if (st == QLM_OK && bpe && !tok_strmap_build(&v->raw_map, &v->raw, skip, v->attr)) st = QLM_ERR_NOMEM;
 done:
     free(skip);
     free(tmp);
@@ -205,8 +223,7 @@ static void read_special_id(qlm_tokenizer *t, const gguf_ctx *g, const char *key
     uint32_t u;
     if (!gguf_get_u32(g, key, &u)) return;
     if (u >= (uint32_t)t->v.n) {
-        snprintf(t->warning, sizeof t->warning, "%s = %u is out of range (n_vocab %d); ignored",
-                 key, u, t->v.n);
+        add_warning(t, "%s = %u is out of range (n_vocab %d); ignored", key, u, t->v.n);
         return;
     }
     *id = (int32_t)u;
@@ -276,9 +293,8 @@ static qlm_status init_pretok(qlm_tokenizer *t, const gguf_ctx *g) {
     if (st != QLM_OK) return st;
     t->v.add_bos = add_bos; /* llama3-style defaults; the add_bos_token key overrides */
     if (!known)
-        snprintf(t->warning, sizeof t->warning,
-                 "unknown tokenizer.ggml.pre '%.*s': using the default pre-tokenizer",
-                 (int)(len > 64 ? 64 : len), pre);
+        add_warning(t, "unknown tokenizer.ggml.pre '%.*s': using the default pre-tokenizer",
+                    (int)(len > 64 ? 64 : len), pre);
     return QLM_OK;
 }
 

@@ -42,7 +42,7 @@ static qlm_status copy_vocab(tok_vocab *v, const qlm_sp *sp, qlm_errbuf *err) {
         ok = tok_blob_push(&v->text, s, len) && tok_push_spm_piece(v, i, s, len, tmp);
     }
     free(tmp);
-    ok = ok && tok_strmap_build(&v->text_map, &v->text, NULL);
+    ok = ok && tok_strmap_build(&v->text_map, &v->text, NULL, NULL);
     return ok ? QLM_OK : qlm_err(err, QLM_ERR_NOMEM, "tokenizer: out of memory");
 }
 

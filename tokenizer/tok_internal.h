@@ -80,7 +80,7 @@ typedef struct tok_pretok {
 
 struct qlm_tokenizer {
     qlm_errbuf err;
-    char warning[256]; /* non-fatal note from load (unknown pre type, ...) */
+    char warning[512]; /* non-fatal note from load (unknown pre type, ...) */
     tok_kind kind;
     tok_vocab v;
     tok_pretok pre;
@@ -115,7 +115,9 @@ static inline const char *tok_blob_str(const tok_blob *b, int32_t i, size_t *len
 }
 
 uint64_t tok_hash(const char *s, size_t len);
-bool tok_strmap_build(tok_strmap *m, const tok_blob *b, const bool *skip);
+/* skip[id]: leave id out. attr (may be NULL): normal tokens win duplicate
+ * texts over the others; otherwise the later id wins, as in llama.cpp. */
+bool tok_strmap_build(tok_strmap *m, const tok_blob *b, const bool *skip, const uint8_t *attr);
 int32_t tok_strmap_find(const tok_strmap *m, const tok_blob *b, const char *s, size_t len);
 void tok_strmap_free(tok_strmap *m);
 bool tok_pairmap_init(tok_pairmap *m, size_t n);

@@ -103,7 +103,7 @@ size_t qlm_utf8_stream_push(qlm_utf8_stream *s, const char *bytes, size_t n, cha
     /* Walk the logical stream pending ++ bytes; positions inside the old
      * pending bytes are decoded from a small copy. */
     while (j < total) {
-        unsigned char tmp[4];
+        unsigned char tmp[4] = {0};
         const unsigned char *p;
         size_t avail;
         if (j < np) {

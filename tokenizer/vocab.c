@@ -67,29 +67,32 @@ static size_t pow2_at_least(size_t n) {
     return c;
 }
 
-bool tok_strmap_build(tok_strmap *m, const tok_blob *b, const bool *skip) {
+static void strmap_insert(tok_strmap *m, const tok_blob *b, int32_t id) {
+    size_t len;
+    const char *s = tok_blob_str(b, id, &len);
+    for (size_t i = tok_hash(s, len) & m->mask;; i = (i + 1) & m->mask) {
+        int32_t o = m->slots[i];
+        size_t olen;
+        const char *os = o >= 0 ? tok_blob_str(b, o, &olen) : NULL;
+        if (o < 0 || (olen == len && memcmp(os, s, len) == 0)) {
+            m->slots[i] = id; /* duplicate text: the later insert wins */
+            return;
+        }
+    }
+}
+
+bool tok_strmap_build(tok_strmap *m, const tok_blob *b, const bool *skip, const uint8_t *attr) {
     size_t cap = pow2_at_least((size_t)b->n * 2 + 1);
     m->slots = malloc(cap * sizeof *m->slots);
     if (!m->slots) return false;
     memset(m->slots, 0xff, cap * sizeof *m->slots); /* all -1 */
     m->mask = cap - 1;
-    for (int32_t id = 0; id < b->n; id++) {
-        if (skip && skip[id]) continue;
-        size_t len;
-        const char *s = tok_blob_str(b, id, &len);
-        size_t i = tok_hash(s, len) & m->mask;
-        for (;; i = (i + 1) & m->mask) {
-            int32_t o = m->slots[i];
-            if (o < 0) {
-                m->slots[i] = id;
-                break;
-            }
-            size_t olen;
-            const char *os = tok_blob_str(b, o, &olen);
-            if (olen == len && memcmp(os, s, len) == 0) {
-                m->slots[i] = id; /* duplicate text: the later id wins */
-                break;
-            }
+    /* With attr, normal tokens go in last so they win a duplicate text. */
+    for (int pass = attr ? 0 : 1; pass < 2; pass++) {
+        for (int32_t id = 0; id < b->n; id++) {
+            if (skip && skip[id]) continue;
+            if (attr && ((attr[id] & TOK_ATTR_NORMAL) != 0) != (pass == 1)) continue;
+            strmap_insert(m, b, id);
         }
     }
     return true;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "qlm.h"
@@ -287,6 +288,8 @@ static int cmd_generate(const options *o, qlm_model *m, const char *text) {
                 gs.t_prompt_ms > 0 ? gs.n_prompt * 1e3 / gs.t_prompt_ms : 0.0);
         fprintf(stderr, "generation: %d tokens, %.1f ms, %.2f tok/s\n", gs.n_generated, gs.t_generate_ms,
                 gs.t_generate_ms > 0 ? gs.n_generated * 1e3 / gs.t_generate_ms : 0.0);
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(stderr, "peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
         rc = (st == QLM_OK || st == QLM_ERR_STOPPED) ? 0 : fail("%s%s", qlm_context_last_error(ctx), "");
     }
     free(prompt);

@@ -30,12 +30,12 @@ typedef struct qlm_ops {
     void (*rope)(float *x, int n_head, int head_dim, int n_rot, const float *theta, float pos,
                  qlm_rope_style style);
 
-    /* One query head against n_kv cached positions, flash-style (online
-     * softmax, no score buffer): out (hd) = softmax(scale * K q) V.
-     * k, v point at this head's slice of position 0; consecutive positions are
-     * `stride` elements apart; kv_type is F32 or F16. */
+    /* One query head against n_kv cached positions:
+     * out (hd) = softmax(scale * K q) V. k, v point at this head's slice of
+     * position 0; consecutive positions are `stride` elements apart; kv_type
+     * is F32 or F16; scratch holds n_kv floats. */
     void (*attention_head)(float *out, const float *q, const void *k, const void *v, qlm_type kv_type,
-                           int64_t n_kv, int64_t stride, int head_dim, float scale);
+                           int64_t n_kv, int64_t stride, int head_dim, float scale, float *scratch);
 
     /* h (n) = silu(gate (n)) * up (n) */
     void (*swiglu)(float *h, const float *gate, const float *up, int64_t n);

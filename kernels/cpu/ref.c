@@ -38,8 +38,9 @@ static void matmul_ref(const qlm_tensor *w, const float *x, int64_t n_tok, float
 
 static void rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps) {
     double ss = 0.0; /* double: the sum of squares is the one place where rounding shows */
-    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    const float scale = (float)(1.0 / sqrt(ss / (double)n + eps));
+    for (int64_t i = 0; i < n; i++) ss += (double)(x[i] * x[i]);
+    const float mean = (float)(ss / (double)n); /* then float, in ggml's order */
+    const float scale = 1.0f / sqrtf(mean + eps);
     for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
@@ -63,27 +64,37 @@ static float kv_at(const void *base, qlm_type type, int64_t i) {
     return type == QLM_TYPE_F16 ? qlm_fp16_to_fp32(((const uint16_t *)base)[i]) : ((const float *)base)[i];
 }
 
+/* Two passes, as llama.cpp's non-flash path computes it: scores, softmax
+ * (sum in double), then the weighted sum of V. With an F16 cache, Q and the
+ * probabilities are rounded to F16 first, exactly where ggml converts them to
+ * the F16 dot-product type; mirroring that keeps our logits within llama.cpp's
+ * own rounding noise. scores: n_kv floats of scratch. */
 static void attention_head_ref(float *out, const float *q, const void *k, const void *v,
                                qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim,
-                               float scale) {
-    float max = -INFINITY, sum = 0.0f;
-    for (int d = 0; d < head_dim; d++) out[d] = 0.0f;
+                               float scale, float *scores) {
+    const int f16 = kv_type == QLM_TYPE_F16;
+    float max = -INFINITY;
     for (int64_t p = 0; p < n_kv; p++) {
         float s = 0.0f;
         for (int d = 0; d < head_dim; d++) s += q[d] * kv_at(k, kv_type, p * stride + d);
-        s *= scale;
-        if (s > max) { /* new running max: rescale what was accumulated so far */
-            const float c = expf(max - s);
-            for (int d = 0; d < head_dim; d++) out[d] *= c;
-            sum *= c;
-            max = s;
-        }
-        const float w = expf(s - max);
-        for (int d = 0; d < head_dim; d++) out[d] += w * kv_at(v, kv_type, p * stride + d);
-        sum += w;
+        scores[p] = s * scale;
+        if (scores[p] > max) max = scores[p];
     }
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    for (int d = 0; d < head_dim; d++) out[d] *= inv;
+    double sum = 0.0;
+    for (int64_t p = 0; p < n_kv; p++) {
+        scores[p] = expf(scores[p] - max);
+        sum += scores[p];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t p = 0; p < n_kv; p++) {
+        scores[p] *= inv;
+        if (f16) scores[p] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(scores[p]));
+    }
+    for (int d = 0; d < head_dim; d++) {
+        float acc = 0.0f;
+        for (int64_t p = 0; p < n_kv; p++) acc += scores[p] * kv_at(v, kv_type, p * stride + d);
+        out[d] = acc;
+    }
 }
 
 static void swiglu_ref(float *h, const float *gate, const float *up, int64_t n) {

@@ -1,4 +1,4 @@
-/* cuda.h - the CUDA backend's entry points (kernels/cuda/*.cu, built when
+/* cuda.h - the CUDA backend entry points (the .cu files beside it, built when
  * nvcc is found: make CUDA=auto|0|1). The GPU ops table plugs in here. */
 #ifndef QLM_CUDA_H
 #define QLM_CUDA_H

@@ -1,0 +1,614 @@
+/* test_tokenizer.c - the tokenizers against llama.cpp's test vectors, the
+ * SentencePiece library, llama.cpp's ids for the default model, and the API
+ * contracts (sizes, NULLs, corrupt metadata, invalid UTF-8, streaming). */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gguf.h"
+#include "qlm.h"
+#include "test_util.h"
+#include "tokenizer.h"
+
+#define SEP "\n__ggml_vocab_test__\n"
+#define MAX_IDS 8192
+
+static qlm_tokenizer *load_vocab(const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/vocab/ggml-vocab-%s.gguf", tu_shared_dir(), name);
+    qlm_tokenizer *t = NULL;
+    qlm_status st = qlm_tokenizer_load(path, &t);
+    cr_assert_eq(st, QLM_OK, "%s: %s", path, qlm_tokenizer_last_error(t));
+    return t;
+}
+
+static size_t tokenize(const qlm_tokenizer *t, const char *s, size_t len, int32_t *ids,
+                       unsigned flags) {
+    size_t n = 0;
+    qlm_status st = qlm_tokenize(t, s, len, ids, MAX_IDS, &n, flags);
+    cr_assert_eq(st, QLM_OK, "tokenize failed: %s", qlm_status_str(st));
+    return n;
+}
+
+/* detokenize(ids) into a malloc'd buffer of *len bytes. */
+static char *detok(const qlm_tokenizer *t, const int32_t *ids, size_t n, size_t *len, unsigned fl) {
+    size_t need = 0;
+    qlm_status st = qlm_detokenize(t, ids, n, NULL, 0, &need, fl);
+    cr_assert(st == QLM_OK || st == QLM_ERR_BUFFER_TOO_SMALL);
+    char *buf = malloc(need + 1);
+    cr_assert_eq(qlm_detokenize(t, ids, n, buf, need + 1, len, fl), QLM_OK);
+    cr_assert_eq(*len, need);
+    return buf;
+}
+
+static void ids_to_line(const int32_t *ids, size_t n, char *line, size_t cap) {
+    size_t w = 0;
+    line[0] = '\0';
+    for (size_t i = 0; i < n && w + 16 < cap; i++) w += (size_t)snprintf(line + w, cap - w, " %d", ids[i]);
+}
+
+/* Checks every string of an .inp/.out pair; round_trip: detokenize must give
+ * the input back. Returns the number of strings. */
+static int check_vectors(const qlm_tokenizer *t, const char *inp_path, bool round_trip) {
+    char out_path[1100];
+    snprintf(out_path, sizeof out_path, "%.1020s", inp_path);
+    memcpy(out_path + strlen(out_path) - 4, ".out", 4);
+    char *inp = tu_read_file(inp_path, NULL), *out = tu_read_file(out_path, NULL);
+    cr_assert(inp && out, "cannot read %s / %s", inp_path, out_path);
+    static int32_t ids[MAX_IDS];
+    static char got[MAX_IDS * 8];
+    char *p = inp, *o = out;
+    int count = 0, failed = 0;
+    for (char *e; (e = strstr(p, SEP)) != NULL; p = e + strlen(SEP), count++) {
+        *e = '\0';
+        char *nl = strchr(o, '\n');
+        cr_assert(nl, "%s: fewer lines than strings", out_path);
+        *nl = '\0';
+        size_t n = tokenize(t, p, strlen(p), ids, 0);
+        ids_to_line(ids, n, got, sizeof got);
+        if (strcmp(got, o) != 0) {
+            failed++;
+            cr_log_error("%s #%d [%s]\n got:%s\n exp:%s", inp_path, count, p, got, o);
+        }
+        if (round_trip) {
+            size_t len;
+            char *back = detok(t, ids, n, &len, 0);
+            cr_expect(len == strlen(p) && memcmp(back, p, len) == 0, "%s #%d: round trip [%s] -> [%.*s]",
+                      inp_path, count, p, (int)len, back);
+            free(back);
+        }
+        o = nl + 1;
+    }
+    cr_expect_eq(failed, 0, "%s: %d of %d strings differ", inp_path, failed, count);
+    free(inp);
+    free(out);
+    return count;
+}
+
+static void check_vocab_fixture(const char *name) {
+    qlm_tokenizer *t = load_vocab(name);
+    char inp[1024];
+    snprintf(inp, sizeof inp, "%s/data/vocab/ggml-vocab-%s.gguf.inp", tu_shared_dir(), name);
+    cr_assert_gt(check_vectors(t, inp, true), 40);
+    qlm_tokenizer_free(t);
+}
+
+Test(tokenizer, fixture_llama_spm) { check_vocab_fixture("llama-spm"); }
+Test(tokenizer, fixture_phi_3) { check_vocab_fixture("phi-3"); }
+Test(tokenizer, fixture_gpt_2) { check_vocab_fixture("gpt-2"); }
+Test(tokenizer, fixture_deepseek_llm) { check_vocab_fixture("deepseek-llm"); }
+Test(tokenizer, fixture_starcoder) { check_vocab_fixture("starcoder"); }
+Test(tokenizer, fixture_falcon) { check_vocab_fixture("falcon"); }
+
+Test(tokenizer, sentencepiece_model) {
+    qlm_tokenizer *t = NULL;
+    qlm_status st = qlm_tokenizer_load("tests/fixtures/tokenizer/tiny.model", &t);
+#ifdef QLM_HAVE_SENTENCEPIECE
+    cr_assert_eq(st, QLM_OK, "%s", qlm_tokenizer_last_error(t));
+    cr_assert_str_eq(qlm_tokenizer_kind(t), "sentencepiece");
+    cr_assert_gt(qlm_tokenizer_n_vocab(t), 256);
+    cr_assert_geq(qlm_token_bos(t), 0);
+    cr_assert(qlm_token_is_eog(t, qlm_token_eos(t)));
+    /* The library normalises spaces, so only the ids are compared. */
+    check_vectors(t, "tests/fixtures/tokenizer/tiny.model.inp", false);
+    int32_t ids[MAX_IDS];
+    size_t n = tokenize(t, "Hello world", 11, ids, QLM_TOKENIZE_MODEL_DEFAULT_BOS);
+    cr_assert_eq(ids[0], qlm_token_bos(t));
+    size_t len;
+    char *back = detok(t, ids, n, &len, 0);
+    cr_assert_str_eq(back, "Hello world");
+    free(back);
+#else
+    cr_assert_eq(st, QLM_ERR_UNSUPPORTED);
+#endif
+    qlm_tokenizer_free(t);
+}
+
+/* llama.cpp's own ids for the default model's prompts (tests/fixtures/oracle). */
+Test(tokenizer, smollm2_matches_llama_cpp) {
+    qlm_tokenizer *t = NULL;
+    if (qlm_tokenizer_load(tu_model_path(), &t) != QLM_OK) {
+        qlm_tokenizer_free(t);
+        cr_skip_test("default model not present");
+    }
+    cr_assert_str_eq(qlm_tokenizer_kind(t), "bpe");
+    cr_assert_eq(qlm_token_eot(t), 2, "<|im_end|> guessed as EOT");
+    cr_assert(qlm_token_is_eog(t, 2) && qlm_token_is_eog(t, 0) && !qlm_token_is_eog(t, 1));
+    for (int i = 0; i < 3; i++) {
+        char p[256], q[256];
+        snprintf(p, sizeof p, "tests/fixtures/oracle/smollm2_q4_1.%d.prompt", i);
+        snprintf(q, sizeof q, "tests/fixtures/oracle/smollm2_q4_1.%d.prompt_tokens", i);
+        size_t plen;
+        char *prompt = tu_read_file(p, &plen), *expect = tu_read_file(q, NULL);
+        if (!prompt || !expect) {
+            free(prompt), free(expect);
+            continue;
+        }
+        static int32_t ids[MAX_IDS];
+        unsigned fl = QLM_TOKENIZE_MODEL_DEFAULT_BOS | (i == 2 ? QLM_TOKENIZE_PARSE_SPECIAL : 0);
+        size_t n = tokenize(t, prompt, plen, ids, fl);
+        char got[MAX_IDS * 8];
+        ids_to_line(ids, n, got, sizeof got);
+        size_t el = strlen(expect);
+        while (el && (expect[el - 1] == '\n' || expect[el - 1] == ' ')) expect[--el] = '\0';
+        cr_expect_str_eq(got + (n ? 1 : 0), expect, "prompt %d", i);
+        size_t len;
+        char *back = detok(t, ids, n, &len, QLM_DETOKENIZE_SPECIAL);
+        cr_expect(len == plen && memcmp(back, prompt, plen) == 0, "prompt %d round trip", i);
+        free(back), free(prompt), free(expect);
+    }
+    qlm_tokenizer_free(t);
+}
+
+Test(tokenizer, parse_special_gpt2) {
+    qlm_tokenizer *t = load_vocab("gpt-2");
+    int32_t ids[MAX_IDS];
+    const char *s = "Hello<|endoftext|> world";
+    size_t n = tokenize(t, s, strlen(s), ids, QLM_TOKENIZE_PARSE_SPECIAL);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(ids[1], 50256);
+    n = tokenize(t, s, strlen(s), ids, 0);
+    cr_assert_gt(n, 3);
+    for (size_t i = 0; i < n; i++) cr_assert_neq(ids[i], 50256);
+    /* Control tokens render empty unless asked. */
+    char buf[64];
+    size_t len;
+    cr_assert_eq(qlm_token_to_piece(t, 50256, buf, sizeof buf, &len, 0), QLM_OK);
+    cr_assert_eq(len, 0);
+    cr_assert_eq(qlm_token_to_piece(t, 50256, buf, sizeof buf, &len, QLM_DETOKENIZE_SPECIAL), QLM_OK);
+    cr_assert_eq(len, 13);
+    cr_assert_str_eq(buf, "<|endoftext|>");
+    cr_assert(qlm_token_is_eog(t, 50256));
+    cr_assert_eq(qlm_token_eot(t), 50256);
+    qlm_tokenizer_free(t);
+}
+
+Test(tokenizer, parse_special_spm_space_prefix) {
+    qlm_tokenizer *t = load_vocab("llama-spm");
+    int32_t a[64], b[64], c[64];
+    size_t na = tokenize(t, "Hello", 5, a, 0), nb = tokenize(t, "world", 5, b, 0);
+    /* After a special token the next run gets the space prefix again. */
+    size_t nc = tokenize(t, "Hello</s>world", 14, c, QLM_TOKENIZE_PARSE_SPECIAL);
+    cr_assert_eq(nc, na + 1 + nb);
+    cr_assert_arr_eq(c, a, na * sizeof *a);
+    cr_assert_eq(c[na], 2);
+    cr_assert_arr_eq(c + na + 1, b, nb * sizeof *b);
+    nc = tokenize(t, "Hello</s>world", 14, c, 0);
+    for (size_t i = 0; i < nc; i++) cr_assert_neq(c[i], 2);
+    qlm_tokenizer_free(t);
+}
+
+Test(tokenizer, bos_flags) {
+    qlm_tokenizer *spm = load_vocab("llama-spm"), *bpe = load_vocab("gpt-2");
+    int32_t ids[64];
+    cr_assert_eq(qlm_token_bos(spm), 1);
+    cr_assert_eq(qlm_token_eos(spm), 2);
+    cr_assert(qlm_token_is_eog(spm, 2) && !qlm_token_is_eog(spm, 1));
+    size_t n = tokenize(spm, "Hi", 2, ids, QLM_TOKENIZE_MODEL_DEFAULT_BOS);
+    cr_assert(n >= 2 && ids[0] == 1, "llama says add_bos_token = true");
+    n = tokenize(spm, "Hi", 2, ids, 0);
+    cr_assert(n >= 1 && ids[0] != 1);
+    n = tokenize(bpe, "Hi", 2, ids, QLM_TOKENIZE_MODEL_DEFAULT_BOS);
+    cr_assert(n >= 1 && ids[0] != 50256, "gpt-2 has no add_bos_token");
+    n = tokenize(bpe, "Hi", 2, ids, QLM_TOKENIZE_ADD_BOS);
+    cr_assert(n >= 2 && ids[0] == 50256);
+    n = tokenize(spm, "", 0, ids, QLM_TOKENIZE_ADD_BOS);
+    cr_assert(n == 1 && ids[0] == 1);
+    n = tokenize(spm, "", 0, ids, 0);
+    cr_assert_eq(n, 0);
+    /* Detokenize drops the prefix space even after a leading BOS. */
+    n = tokenize(spm, "Hi there", 8, ids, QLM_TOKENIZE_ADD_BOS);
+    size_t len;
+    char *s = detok(spm, ids, n, &len, 0);
+    cr_assert_str_eq(s, "Hi there");
+    free(s);
+    qlm_tokenizer_free(spm);
+    qlm_tokenizer_free(bpe);
+}
+
+static const char k_bad_utf8[] = "a\xff\xfe b\xc3 \xe2\x82 caf\xc3\xa9 \xed\xa0\x80 \xf0\x9f\x98";
+
+/* Invalid bytes go through the byte-level alphabet one by one, so with
+ * gpt-2 (a token for all 256 bytes) the text comes back exactly. The other
+ * vocabularies lack tokens for bytes that never occur in UTF-8 (C0, C1,
+ * F5..FF): like llama.cpp, such bytes are dropped (starcoder, falcon) or
+ * become deepseek-llm's user-defined look-alike characters ("\xc3\xbf"). */
+Test(tokenizer, invalid_utf8_bpe) {
+    static const char tail[] = " b\xc3 \xe2\x82 caf\xc3\xa9 \xed\xa0\x80 \xf0\x9f\x98";
+    const char *names[] = {"gpt-2", "starcoder", "falcon", "deepseek-llm"};
+    const char *heads[] = {"a\xff\xfe", "a", "a", "a\xc3\xbf\xc3\xbe"};
+    for (size_t k = 0; k < 4; k++) {
+        qlm_tokenizer *t = load_vocab(names[k]);
+        int32_t ids[256];
+        size_t n = tokenize(t, k_bad_utf8, sizeof k_bad_utf8 - 1, ids, 0);
+        cr_assert_gt(n, 0);
+        size_t len;
+        char *back = detok(t, ids, n, &len, 0);
+        char expect[128];
+        snprintf(expect, sizeof expect, "%s%s", heads[k], tail);
+        cr_assert(len == strlen(expect) && memcmp(back, expect, len) == 0, "%s", names[k]);
+        free(back);
+        qlm_tokenizer_free(t);
+    }
+}
+
+Test(tokenizer, invalid_utf8_spm_byte_tokens) {
+    qlm_tokenizer *t = load_vocab("llama-spm");
+    int32_t ids[256];
+    size_t n = tokenize(t, k_bad_utf8, sizeof k_bad_utf8 - 1, ids, 0);
+    bool saw_ff = false;
+    for (size_t i = 0; i < n; i++) saw_ff |= ids[i] == 0xFF + 3; /* <0xFF> is id 258 */
+    cr_assert(saw_ff, "0xFF comes out as its byte token");
+    size_t len;
+    char *back = detok(t, ids, n, &len, 0);
+    cr_assert(len == sizeof k_bad_utf8 - 1 && memcmp(back, k_bad_utf8, len) == 0);
+    free(back);
+    qlm_tokenizer_free(t);
+}
+
+Test(tokenizer, utf8_stream_splits_characters) {
+    qlm_utf8_stream s = {0};
+    char out[64];
+    const char *euro = "\xe2\x82\xac", *rocket = "\xf0\x9f\x9a\x80";
+    cr_assert_eq(qlm_utf8_stream_push(&s, euro, 1, out, sizeof out), 0);
+    cr_assert_eq(qlm_utf8_stream_push(&s, euro + 1, 1, out, sizeof out), 0);
+    cr_assert_eq(qlm_utf8_stream_push(&s, euro + 2, 1, out, sizeof out), 3);
+    cr_assert_arr_eq(out, euro, 3);
+    size_t w = qlm_utf8_stream_push(&s, "x\xf0\x9f", 3, out, sizeof out);
+    cr_assert(w == 1 && out[0] == 'x');
+    w = qlm_utf8_stream_push(&s, rocket + 2, 2, out, sizeof out);
+    cr_assert(w == 4 && memcmp(out, rocket, 4) == 0);
+    /* Invalid bytes and broken sequences become U+FFFD. */
+    w = qlm_utf8_stream_push(&s, "\xff" "a", 2, out, sizeof out);
+    cr_assert(w == 4 && memcmp(out, "\xef\xbf\xbd" "a", 4) == 0);
+    w = qlm_utf8_stream_push(&s, "\xe2\x82", 2, out, sizeof out);
+    cr_assert_eq(w, 0);
+    w = qlm_utf8_stream_push(&s, "b", 1, out, sizeof out);
+    cr_assert(w == 7 && memcmp(out, "\xef\xbf\xbd\xef\xbf\xbd" "b", 7) == 0, "w=%zu", w);
+    qlm_utf8_stream_push(&s, "\xf0\x9f", 2, out, sizeof out);
+    w = qlm_utf8_stream_flush(&s, out, sizeof out);
+    cr_assert(w == 3 && memcmp(out, "\xef\xbf\xbd", 3) == 0);
+    cr_assert_eq(qlm_utf8_stream_flush(&s, out, sizeof out), 0);
+}
+
+/* A CJK character is three byte-fallback tokens in llama-spm: the stream
+ * must hold it back until the last one arrives. */
+Test(tokenizer, utf8_stream_over_byte_tokens) {
+    qlm_tokenizer *t = load_vocab("llama-spm");
+    const char *text = "\xf0\x9f\xa6\x99 \xe4\xb8\x96";
+    int32_t ids[64];
+    size_t n = tokenize(t, text, strlen(text), ids, 0);
+    qlm_utf8_stream s = {0};
+    char all[128], piece[32], out[64];
+    size_t w = 0, empty_pushes = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        cr_assert_eq(qlm_token_to_piece(t, ids[i], piece, sizeof piece, &len, 0), QLM_OK);
+        size_t k = qlm_utf8_stream_push(&s, piece, len, out, sizeof out);
+        empty_pushes += k == 0;
+        memcpy(all + w, out, k);
+        w += k;
+    }
+    w += qlm_utf8_stream_flush(&s, all + w, sizeof all - w);
+    cr_assert_gt(empty_pushes, 0);
+    cr_assert(w == strlen(text) + 1 && memcmp(all + 1, text, w - 1) == 0, "got %zu bytes", w);
+    qlm_tokenizer_free(t);
+}
+
+Test(tokenizer, buffer_too_small) {
+    qlm_tokenizer *t = load_vocab("gpt-2");
+    int32_t ids[4];
+    size_t n = 0;
+    const char *s = "Hello world, this is a test";
+    cr_assert_eq(qlm_tokenize(t, s, strlen(s), ids, 2, &n, 0), QLM_ERR_BUFFER_TOO_SMALL);
+    cr_assert_eq(n, 7);
+    cr_assert_eq(qlm_tokenize(t, s, strlen(s), NULL, 0, &n, 0), QLM_ERR_BUFFER_TOO_SMALL);
+    cr_assert_eq(n, 7);
+    int32_t all[16];
+    cr_assert_eq(qlm_tokenize(t, s, strlen(s), all, 7, &n, 0), QLM_OK);
+    char buf[8];
+    size_t len = 0;
+    cr_assert_eq(qlm_token_to_piece(t, all[1], buf, 2, &len, 0), QLM_ERR_BUFFER_TOO_SMALL);
+    cr_assert_eq(len, 6, "\" world\"");
+    cr_assert_eq(qlm_detokenize(t, all, 7, buf, sizeof buf, &len, 0), QLM_ERR_BUFFER_TOO_SMALL);
+    cr_assert_eq(len, strlen(s));
+    qlm_tokenizer_free(t);
+}
+
+Test(tokenizer, null_and_bad_args) {
+    qlm_tokenizer *t = load_vocab("gpt-2");
+    int32_t ids[8];
+    size_t n;
+    char buf[8];
+    cr_assert_eq(qlm_tokenizer_load("x", NULL), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_tokenize(NULL, "a", 1, ids, 8, &n, 0), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_tokenize(t, NULL, 1, ids, 8, &n, 0), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_tokenize(t, "a", 1, ids, 8, NULL, 0), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_tokenize(t, "a", 1, NULL, 8, &n, 0), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_tokenize(t, NULL, 0, ids, 8, &n, 0), QLM_OK);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(qlm_token_to_piece(NULL, 1, buf, 8, &n, 0), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_token_to_piece(t, -1, buf, 8, &n, 0), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_token_to_piece(t, 50257, buf, 8, &n, 0), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_token_to_piece(t, 1, NULL, 8, &n, 0), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_detokenize(t, NULL, 2, buf, 8, &n, 0), QLM_ERR_INVALID_ARG);
+    int32_t bad[2] = {1, 99999};
+    cr_assert_eq(qlm_detokenize(t, bad, 2, buf, 8, &n, 0), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_detokenize(NULL, bad, 1, buf, 8, &n, 0), QLM_ERR_INVALID_ARG);
+    cr_assert_eq(qlm_tokenizer_n_vocab(NULL), 0);
+    cr_assert_eq(qlm_token_bos(NULL), -1);
+    cr_assert_eq(qlm_token_is_eog(NULL, 0), 0);
+    cr_assert_eq(qlm_token_is_eog(t, -5), 0);
+    cr_assert_not_null(qlm_tokenizer_last_error(NULL));
+    cr_assert_str_eq(qlm_tokenizer_kind(NULL), "");
+    qlm_tokenizer_free(NULL);
+    qlm_tokenizer_free(t);
+}
+
+/* --------------------------------------------------- synthetic vocabularies */
+
+/* GPT-2 byte-to-unicode text of one byte (UTF-8, NUL-terminated). */
+static void byte_char(unsigned b, char *out) {
+    unsigned cp = b;
+    if (b <= 32) cp = 256 + b;
+    else if (b >= 127 && b <= 160) cp = 289 + (b - 127);
+    else if (b == 173) cp = 323;
+    if (cp < 0x80) out[0] = (char)cp, out[1] = 0;
+    else out[0] = (char)(0xC0 | (cp >> 6)), out[1] = (char)(0x80 | (cp & 0x3F)), out[2] = 0;
+}
+
+typedef struct synth {
+    char texts[300][16];
+    const char *ptr[300];
+    int32_t types[300];
+    int n;
+} synth;
+
+/* 256 byte tokens, "ab", "abc", and control tokens "<a>" and "<a><b>". */
+static void synth_init(synth *s) {
+    s->n = 0;
+    for (unsigned b = 0; b < 256; b++) byte_char(b, s->texts[s->n]), s->types[s->n++] = 1;
+    const char *extra[] = {"ab", "abc", "<a>", "<a><b>"};
+    int32_t types[] = {1, 1, 3, 3};
+    for (int i = 0; i < 4; i++) strcpy(s->texts[s->n], extra[i]), s->types[s->n++] = types[i];
+    for (int i = 0; i < s->n; i++) s->ptr[i] = s->texts[i];
+}
+
+static gguf_writer *synth_writer_ex(const synth *s, const char *model, bool merges_key) {
+    gguf_writer *w = gguf_writer_new();
+    cr_assert_not_null(w);
+    gguf_writer_set_str(w, "tokenizer.ggml.model", model);
+    gguf_writer_set_str(w, "tokenizer.ggml.pre", "gpt-2");
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", s->ptr, (uint64_t)s->n);
+    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VTYPE_INT32, s->types, (uint64_t)s->n);
+    const char *merges[] = {"a b", "ab c"};
+    if (merges_key) gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 2);
+    return w;
+}
+
+static gguf_writer *synth_writer(const synth *s, const char *model) {
+    return synth_writer_ex(s, model, true);
+}
+
+/* Writes w to a temporary file and loads it; returns the status. */
+static qlm_status load_writer(gguf_writer *w, qlm_tokenizer **t) {
+    char path[] = "/tmp/qlm_tok_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    qlm_errbuf e;
+    cr_assert_eq(gguf_writer_write_file(w, path, &e), QLM_OK, "%s", e.msg);
+    gguf_writer_free(w);
+    qlm_status st = qlm_tokenizer_load(path, t);
+    unlink(path);
+    return st;
+}
+
+Test(tokenizer, synthetic_longest_special_first_and_merges) {
+    synth s;
+    synth_init(&s);
+    qlm_tokenizer *t = NULL;
+    cr_assert_eq(load_writer(synth_writer(&s, "gpt2"), &t), QLM_OK, "%s", qlm_tokenizer_last_error(t));
+    int32_t ids[32];
+    size_t n = tokenize(t, "abc<a><b><a>x", 13, ids, QLM_TOKENIZE_PARSE_SPECIAL);
+    cr_assert_eq(n, 4);
+    cr_assert_eq(ids[0], 257, "abc merged through ab");
+    cr_assert_eq(ids[1], 259, "<a><b> wins over <a>");
+    cr_assert_eq(ids[2], 258);
+    cr_assert_eq(ids[3], 'x');
+    cr_assert_eq(qlm_token_bos(t), -1);
+    cr_assert_str_eq(tok_warning(t), "");
+    qlm_tokenizer_free(t);
+}
+
+Test(tokenizer, corrupt_metadata) {
+    synth s;
+    synth_init(&s);
+    qlm_tokenizer *t = NULL;
+    /* merges missing, then of the wrong type */
+    cr_assert_eq(load_writer(synth_writer_ex(&s, "gpt2", false), &t), QLM_ERR_FORMAT);
+    cr_assert(strstr(qlm_tokenizer_last_error(t), "merges"), "%s", qlm_tokenizer_last_error(t));
+    qlm_tokenizer_free(t);
+    gguf_writer *w = synth_writer(&s, "gpt2");
+    const char *one[] = {"x"};
+    gguf_writer_set_arr(w, "tokenizer.ggml.merges", GGUF_VTYPE_INT32, s.types, 2);
+    cr_assert_eq(load_writer(w, &t), QLM_ERR_FORMAT);
+    cr_assert(strstr(qlm_tokenizer_last_error(t), "merges"), "%s", qlm_tokenizer_last_error(t));
+    cr_assert_eq(qlm_tokenizer_n_vocab(t), 0);
+    int32_t ids[8];
+    size_t n;
+    cr_assert_eq(qlm_tokenize(t, "a", 1, ids, 8, &n, 0), QLM_ERR_INVALID_ARG, "failed handle");
+    qlm_tokenizer_free(t);
+    /* tokens of the wrong type */
+    w = synth_writer(&s, "gpt2");
+    gguf_writer_set_arr(w, "tokenizer.ggml.tokens", GGUF_VTYPE_INT32, s.types, (uint64_t)s.n);
+    cr_assert_eq(load_writer(w, &t), QLM_ERR_FORMAT);
+    qlm_tokenizer_free(t);
+    /* token_type shorter than tokens */
+    w = synth_writer(&s, "gpt2");
+    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VTYPE_INT32, s.types, 10);
+    cr_assert_eq(load_writer(w, &t), QLM_ERR_FORMAT);
+    cr_assert(strstr(qlm_tokenizer_last_error(t), "token_type"));
+    qlm_tokenizer_free(t);
+    /* unknown model */
+    w = synth_writer(&s, "wordpiece-xyz");
+    cr_assert_eq(load_writer(w, &t), QLM_ERR_UNSUPPORTED);
+    cr_assert(strstr(qlm_tokenizer_last_error(t), "wordpiece-xyz"));
+    qlm_tokenizer_free(t);
+    /* merges of one word only, an empty token list */
+    w = synth_writer(&s, "gpt2");
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", one, 1);
+    cr_assert_eq(load_writer(w, &t), QLM_OK);
+    qlm_tokenizer_free(t);
+    w = synth_writer(&s, "gpt2");
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", one, 0);
+    cr_assert_eq(load_writer(w, &t), QLM_ERR_FORMAT);
+    qlm_tokenizer_free(t);
+}
+
+Test(tokenizer, out_of_range_ids_and_unknown_pre) {
+    synth s;
+    synth_init(&s);
+    qlm_tokenizer *t = NULL;
+    gguf_writer *w = synth_writer(&s, "gpt2");
+    gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 100000);
+    gguf_writer_set_i32(w, "tokenizer.ggml.eos_token_id", -7);
+    gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true);
+    gguf_writer_set_str(w, "tokenizer.ggml.pre", "no-such-pre");
+    cr_assert_eq(load_writer(w, &t), QLM_OK, "%s", qlm_tokenizer_last_error(t));
+    cr_assert_eq(qlm_token_bos(t), -1);
+    cr_assert_eq(qlm_token_eos(t), -1);
+    cr_assert(strstr(tok_warning(t), "no-such-pre"), "%s", tok_warning(t));
+    int32_t ids[8];
+    size_t n = tokenize(t, "ab c", 4, ids, QLM_TOKENIZE_MODEL_DEFAULT_BOS | QLM_TOKENIZE_ADD_BOS);
+    cr_assert_eq(n, 3, "no BOS to add; ab, ' ', c");
+    qlm_tokenizer_free(t);
+    /* SPM with a bos id past the end: the default (1) still fits. */
+    w = synth_writer(&s, "llama");
+    gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 5000);
+    cr_assert_eq(load_writer(w, &t), QLM_OK);
+    cr_assert_eq(qlm_token_bos(t), 1);
+    qlm_tokenizer_free(t);
+}
+
+Test(tokenizer, load_errors) {
+    qlm_tokenizer *t = NULL;
+    cr_assert_eq(qlm_tokenizer_load("/nonexistent/vocab.gguf", &t), QLM_ERR_IO);
+    cr_assert(strstr(qlm_tokenizer_last_error(t), "/nonexistent/vocab.gguf"));
+    qlm_tokenizer_free(t);
+    cr_assert_eq(qlm_tokenizer_load("tests/fixtures/tokenizer/tiny_corpus.txt", &t), QLM_ERR_FORMAT);
+    qlm_tokenizer_free(t);
+    cr_assert_eq(qlm_tokenizer_load(NULL, &t), QLM_ERR_INVALID_ARG);
+    qlm_tokenizer_free(t);
+}
+
+/* ------------------------------------------------- threads and performance */
+
+typedef struct thread_arg {
+    const qlm_tokenizer *t;
+    const char *text;
+    size_t len, n_expect;
+    const int32_t *expect;
+    int ok;
+} thread_arg;
+
+static void *tokenize_thread(void *p) {
+    thread_arg *a = p;
+    int32_t *ids = malloc(a->n_expect * sizeof *ids);
+    a->ok = 1;
+    for (int r = 0; r < 5; r++) {
+        size_t n = 0;
+        qlm_status st = qlm_tokenize(a->t, a->text, a->len, ids, a->n_expect, &n,
+                                     QLM_TOKENIZE_PARSE_SPECIAL);
+        if (st != QLM_OK || n != a->n_expect || memcmp(ids, a->expect, n * sizeof *ids)) a->ok = 0;
+    }
+    free(ids);
+    return NULL;
+}
+
+static char *make_text(size_t len) {
+    static const char *words[] = {"The ", "quick ", "brown ", "fox ", "jumps ", "over ", "3.14159 ",
+                                  "caf\xc3\xa9 ", "\xe4\xb8\x96\xe7\x95\x8c ", "don't ", "\n\n",
+                                  "  indent ", "<|endoftext|>", "x=y+1; "};
+    char *s = malloc(len + 32);
+    size_t w = 0;
+    for (unsigned i = 0; w < len; i = i * 7 + 3) {
+        const char *x = words[i % 14];
+        memcpy(s + w, x, strlen(x));
+        w += strlen(x);
+    }
+    s[len] = '\0';
+    while (len && (s[len - 1] & 0xC0) == 0x80) s[--len] = '\0'; /* whole characters */
+    return s;
+}
+
+Test(tokenizer, concurrent_use) {
+    qlm_tokenizer *t = load_vocab("gpt-2");
+    char *text = make_text(4000);
+    static int32_t expect[MAX_IDS];
+    size_t n = tokenize(t, text, strlen(text), expect, QLM_TOKENIZE_PARSE_SPECIAL);
+    pthread_t th[4];
+    thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thread_arg){t, text, strlen(text), n, expect, 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, tokenize_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert(args[i].ok, "thread %d", i);
+    }
+    free(text);
+    qlm_tokenizer_free(t);
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* 10k characters in well under a second even under ASan; a quadratic
+ * step would show as seconds. Also a 10k-byte single "word". */
+Test(tokenizer, ten_thousand_characters_fast) {
+    const char *names[] = {"llama-spm", "gpt-2", "deepseek-llm"};
+    char *text = make_text(10000), *word = malloc(10001);
+    for (int i = 0; i < 10000; i++) word[i] = (char)('a' + (i * 7) % 26);
+    word[10000] = '\0';
+    static int32_t ids[MAX_IDS * 2];
+    for (int k = 0; k < 3; k++) {
+        qlm_tokenizer *t = load_vocab(names[k]);
+        double t0 = now_ms();
+        size_t n;
+        cr_assert_eq(qlm_tokenize(t, text, strlen(text), ids, MAX_IDS * 2, &n, 0), QLM_OK);
+        cr_assert_eq(qlm_tokenize(t, word, 10000, ids, MAX_IDS * 2, &n, 0), QLM_OK);
+        double ms = now_ms() - t0;
+        cr_log_info("%s: 2 x 10k chars in %.1f ms", names[k], ms);
+        cr_expect_lt(ms, getenv("QLM_ASAN") ? 3000.0 : 500.0, "%s took %.1f ms", names[k], ms);
+        qlm_tokenizer_free(t);
+    }
+    free(text);
+    free(word);
+}
