@@ -13,33 +13,11 @@
  * a block, one float multiply-add per block, blocks accumulated in order in a
  * float. SIMD kernels reorder the sums; the tests bound both against a
  * double-precision reference. */
+#include "quant_ref.h"
 #include "types.h"
 
 #include <math.h>
 #include <string.h>
-
-/* The table in types.c refers to these; there is no header because nothing
- * else should call them directly (go through qlm_type_traits_get). */
-void qlm_f32_to_float(const void *src, float *dst, int64_t n);
-void qlm_f32_from_float(const float *src, void *dst, int64_t n);
-void qlm_f16_to_float(const void *src, float *dst, int64_t n);
-void qlm_f16_from_float(const float *src, void *dst, int64_t n);
-void qlm_bf16_to_float(const void *src, float *dst, int64_t n);
-void qlm_bf16_from_float(const float *src, void *dst, int64_t n);
-void qlm_q4_0_to_float(const void *src, float *dst, int64_t n);
-void qlm_q4_0_from_float(const float *src, void *dst, int64_t n);
-void qlm_q4_1_to_float(const void *src, float *dst, int64_t n);
-void qlm_q4_1_from_float(const float *src, void *dst, int64_t n);
-void qlm_q8_0_to_float(const void *src, float *dst, int64_t n);
-void qlm_q8_0_from_float(const float *src, void *dst, int64_t n);
-void qlm_q8_1_to_float(const void *src, float *dst, int64_t n);
-void qlm_q8_1_from_float(const float *src, void *dst, int64_t n);
-void qlm_vec_dot_f32_f32(int64_t n, float *s, const void *x, const void *y);
-void qlm_vec_dot_f16_f32(int64_t n, float *s, const void *x, const void *y);
-void qlm_vec_dot_bf16_f32(int64_t n, float *s, const void *x, const void *y);
-void qlm_vec_dot_q4_0_q8_0(int64_t n, float *s, const void *x, const void *y);
-void qlm_vec_dot_q4_1_q8_1(int64_t n, float *s, const void *x, const void *y);
-void qlm_vec_dot_q8_0_q8_0(int64_t n, float *s, const void *x, const void *y);
 
 /* ------------------------------------------------------------ float types */
 

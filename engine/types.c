@@ -4,34 +4,14 @@
  * (those rows have NULL functions). */
 #include "types.h"
 
+#include "quant_ref.h"
+
 #include <string.h>
 
 _Static_assert(sizeof(qlm_block_q4_0) == 2 + QLM_QK4_0 / 2, "q4_0 block size");
 _Static_assert(sizeof(qlm_block_q4_1) == 4 + QLM_QK4_1 / 2, "q4_1 block size");
 _Static_assert(sizeof(qlm_block_q8_0) == 2 + QLM_QK8_0, "q8_0 block size");
 _Static_assert(sizeof(qlm_block_q8_1) == 4 + QLM_QK8_1, "q8_1 block size");
-
-/* Reference conversions and dot products live in engine/quant_ref.c. */
-void qlm_f32_to_float(const void *src, float *dst, int64_t n);
-void qlm_f32_from_float(const float *src, void *dst, int64_t n);
-void qlm_f16_to_float(const void *src, float *dst, int64_t n);
-void qlm_f16_from_float(const float *src, void *dst, int64_t n);
-void qlm_bf16_to_float(const void *src, float *dst, int64_t n);
-void qlm_bf16_from_float(const float *src, void *dst, int64_t n);
-void qlm_q4_0_to_float(const void *src, float *dst, int64_t n);
-void qlm_q4_0_from_float(const float *src, void *dst, int64_t n);
-void qlm_q4_1_to_float(const void *src, float *dst, int64_t n);
-void qlm_q4_1_from_float(const float *src, void *dst, int64_t n);
-void qlm_q8_0_to_float(const void *src, float *dst, int64_t n);
-void qlm_q8_0_from_float(const float *src, void *dst, int64_t n);
-void qlm_q8_1_to_float(const void *src, float *dst, int64_t n);
-void qlm_q8_1_from_float(const float *src, void *dst, int64_t n);
-void qlm_vec_dot_f32_f32(int64_t n, float *s, const void *x, const void *y);
-void qlm_vec_dot_f16_f32(int64_t n, float *s, const void *x, const void *y);
-void qlm_vec_dot_bf16_f32(int64_t n, float *s, const void *x, const void *y);
-void qlm_vec_dot_q4_0_q8_0(int64_t n, float *s, const void *x, const void *y);
-void qlm_vec_dot_q4_1_q8_1(int64_t n, float *s, const void *x, const void *y);
-void qlm_vec_dot_q8_0_q8_0(int64_t n, float *s, const void *x, const void *y);
 
 #define ROW(t, bs, ts, q) [QLM_TYPE_##t] = {.name = #t, .block_size = bs, .type_size = ts, .is_quantized = q}
 #define QK_K 256

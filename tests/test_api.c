@@ -1,6 +1,7 @@
 /* test_api.c - API misuse must give errors with messages, never crashes. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "context.h" /* internals, for the shift test */
@@ -156,4 +157,42 @@ Test(api, context_shift_moves_and_rerotates, .timeout = 300) {
 
 Test(api, status_strings) {
     for (int s = QLM_OK; s <= QLM_ERR_INTERNAL; s++) cr_expect(strlen(qlm_status_str((qlm_status)s)) > 0);
+}
+
+/* Contexts share a model but nothing else: two threads decoding at once get
+ * exactly what one thread gets alone. */
+typedef struct decode_job {
+    qlm_model *m;
+    float first_logit[4];
+    qlm_status st;
+} decode_job;
+
+static void *decode_thread(void *arg) {
+    decode_job *j = arg;
+    qlm_context_params p = qlm_context_default_params();
+    p.n_ctx = 64;
+    p.n_threads = 1;
+    qlm_context *c = NULL;
+    int32_t toks[6] = {504, 2365, 6354, 16438, 27003, 690};
+    const float *l = NULL;
+    j->st = qlm_context_new(j->m, &p, &c);
+    if (j->st == QLM_OK) j->st = qlm_decode(c, toks, 6, &l);
+    if (j->st == QLM_OK) memcpy(j->first_logit, l, sizeof j->first_logit);
+    qlm_context_free(c);
+    return NULL;
+}
+
+Test(api, contexts_on_two_threads, .timeout = 300) {
+    qlm_model *m = load_model();
+    decode_job alone = {m, {0}, QLM_OK}, jobs[2] = {{m, {0}, QLM_OK}, {m, {0}, QLM_OK}};
+    decode_thread(&alone);
+    cr_assert_eq(alone.st, QLM_OK);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) cr_assert_eq(pthread_create(&th[i], NULL, decode_thread, &jobs[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(jobs[i].st, QLM_OK);
+        cr_expect(memcmp(jobs[i].first_logit, alone.first_logit, sizeof alone.first_logit) == 0);
+    }
+    qlm_model_free(m);
 }

@@ -584,31 +584,27 @@ Test(tokenizer, concurrent_use) {
     qlm_tokenizer_free(t);
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* 10k characters in well under a second even under ASan; a quadratic
- * step would show as seconds. Also a 10k-byte single "word". */
-Test(tokenizer, ten_thousand_characters_fast) {
+/* Long inputs: 10k characters of text and a 10k-byte single "word" (one
+ * pre-token, the worst case for merging) tokenize and come back unchanged.
+ * Speed is measured by bench, not asserted here. */
+Test(tokenizer, ten_thousand_characters_round_trip) {
     const char *names[] = {"llama-spm", "gpt-2", "deepseek-llm"};
-    char *text = make_text(10000), *word = malloc(10001);
+    char *text = make_text(10000), *word = malloc(10001), *back = malloc(40000);
     for (int i = 0; i < 10000; i++) word[i] = (char)('a' + (i * 7) % 26);
     word[10000] = '\0';
     static int32_t ids[MAX_IDS * 2];
     for (int k = 0; k < 3; k++) {
         qlm_tokenizer *t = load_vocab(names[k]);
-        double t0 = now_ms();
-        size_t n;
-        cr_assert_eq(qlm_tokenize(t, text, strlen(text), ids, MAX_IDS * 2, &n, 0), QLM_OK);
-        cr_assert_eq(qlm_tokenize(t, word, 10000, ids, MAX_IDS * 2, &n, 0), QLM_OK);
-        double ms = now_ms() - t0;
-        cr_log_info("%s: 2 x 10k chars in %.1f ms", names[k], ms);
-        cr_expect_lt(ms, getenv("QLM_ASAN") ? 3000.0 : 500.0, "%s took %.1f ms", names[k], ms);
+        const char *inputs[2] = {text, word};
+        for (int j = 0; j < 2; j++) {
+            size_t n, m;
+            cr_assert_eq(qlm_tokenize(t, inputs[j], strlen(inputs[j]), ids, MAX_IDS * 2, &n, 0), QLM_OK);
+            cr_assert_eq(qlm_detokenize(t, ids, n, back, 40000, &m, 0), QLM_OK);
+            cr_expect(m == strlen(inputs[j]) && memcmp(back, inputs[j], m) == 0, "%s: input %d changed", names[k], j);
+        }
         qlm_tokenizer_free(t);
     }
     free(text);
     free(word);
+    free(back);
 }

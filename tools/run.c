@@ -210,12 +210,39 @@ static int cmd_tokenize(const options *o, const char *text, size_t len) {
     return st == QLM_OK ? 0 : fail("tokenizing failed: %s%s", qlm_status_str(st), "");
 }
 
+/* Tensors, parameters and bytes per tensor type, like gguf-dump's summary. */
+static void print_type_summary(const qlm_model *m) {
+    struct type_row { const char *name; long n; double params, bytes; } rows[64];
+    int n_rows = 0;
+    for (int64_t i = 0; i < qlm_model_tensor_count(m); i++) {
+        qlm_tensor_info t;
+        qlm_model_tensor_info(m, i, &t);
+        int r = 0;
+        while (r < n_rows && strcmp(rows[r].name, t.type_name) != 0) r++;
+        if (r == n_rows) {
+            if (n_rows == 64) continue;
+            rows[n_rows++] = (struct type_row){t.type_name, 0, 0, 0};
+        }
+        rows[r].n++;
+        rows[r].params += (double)t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3];
+        rows[r].bytes += (double)t.n_bytes;
+    }
+    printf("\nper type:\n");
+    for (int r = 0; r < n_rows; r++)
+        printf("  %-6s %5ld tensors %10.2f M params %10.2f MiB  %.2f bits/weight\n", rows[r].name, rows[r].n,
+               rows[r].params / 1e6, rows[r].bytes / 1048576.0, rows[r].params > 0 ? 8 * rows[r].bytes / rows[r].params : 0);
+}
+
 static void print_info(const qlm_model *m) {
     char val[512];
-    printf("architecture: %s\nname: %s\nparameters: %.2f M\nweights: %.2f MiB\nvocab: %d\n"
-           "n_ctx_train: %d\nkernels: %s\n\nmetadata:\n", qlm_model_arch(m), qlm_model_name(m),
-           qlm_model_n_params(m) / 1e6, qlm_model_size_bytes(m) / 1048576.0, qlm_model_n_vocab(m),
-           qlm_model_n_ctx_train(m), qlm_system_info());
+    const char *arch = qlm_model_meta_str(m, "general.architecture");
+    printf("architecture: %s\nname: %s\nparameters: %.2f M\nweights: %.2f MiB\ntokenizer: %s, %d tokens\n"
+           "chat template: %s\nkernels: %s\n\nmetadata:\n", arch ? arch : "(none)", qlm_model_name(m),
+           qlm_model_n_params(m) / 1e6, qlm_model_size_bytes(m) / 1048576.0,
+           qlm_tokenizer_kind(qlm_model_tokenizer(m)), qlm_tokenizer_n_vocab(qlm_model_tokenizer(m)),
+           qlm_chat_template_kind(qlm_model_chat_template(m)) ? qlm_chat_template_kind(qlm_model_chat_template(m))
+                                                              : "(none or unrecognised)",
+           qlm_system_info());
     for (int64_t i = 0; i < qlm_model_meta_count(m); i++) {
         qlm_model_meta_value(m, i, val, sizeof val);
         printf("  %-44s %s\n", qlm_model_meta_key(m, i), val);
@@ -231,6 +258,7 @@ static void print_info(const qlm_model *m) {
         snprintf(shape + (k < (int)sizeof shape ? k : (int)sizeof shape - 1), 2, "]");
         printf("  %-36s %-6s %-24s %12llu\n", t.name, t.type_name, shape, (unsigned long long)t.n_bytes);
     }
+    print_type_summary(m);
 }
 
 static int on_token(int32_t token, const char *text, size_t len, void *user) {
@@ -304,6 +332,7 @@ static int run_model(const options *o, const char *text) {
     mp.n_threads = o->n_threads;
     mp.log_fn = log_to_stderr;
     mp.log_level = o->verbose ? QLM_LOG_DEBUG : QLM_LOG_WARN;
+    mp.vocab_only = o->info; /* --info needs metadata only, so vocab-only files work too */
     qlm_model *m = NULL;
     double t0 = now_ms();
     qlm_status st = qlm_model_load(o->model, &mp, &m);
@@ -312,8 +341,9 @@ static int run_model(const options *o, const char *text) {
         qlm_model_free(m);
         return 1;
     }
-    fprintf(stderr, "load: %.1f ms (%s, %.1f M params, kernels %s)\n", now_ms() - t0, qlm_model_arch(m),
-            qlm_model_n_params(m) / 1e6, qlm_system_info());
+    if (!o->info)
+        fprintf(stderr, "load: %.1f ms (%s, %.1f M params, kernels %s)\n", now_ms() - t0, qlm_model_arch(m),
+                qlm_model_n_params(m) / 1e6, qlm_system_info());
     int rc = o->info ? (print_info(m), 0) : cmd_generate(o, m, text);
     qlm_model_free(m);
     return rc;

@@ -1,9 +1,5 @@
-/* fuzz_gguf.c - libFuzzer target for the GGUF reader. Not part of the test
- * binary (the body is compiled only with -DQLM_FUZZ). Build and run:
- *   clang -std=c11 -g -O1 -DQLM_FUZZ -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined \
- *       -Iinclude -Iengine tests/fuzz_gguf.c engine/gguf.c engine/gguf_meta.c \
- *       engine/errbuf.c engine/types.c engine/quant_ref.c -lm -o fuzz_gguf
- *   ./fuzz_gguf -max_len=4096 corpus/
+/* fuzz_gguf.c - libFuzzer target for the GGUF reader (`make fuzz`, needs
+ * clang). Not part of the test binary. Run: ./build/fuzz_gguf -max_len=4096 corpus/
  * Every input must be accepted or rejected with a message; accepted files
  * are walked completely so that any pointer the reader hands out is touched. */
 #include "gguf.h"
