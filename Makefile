@@ -96,7 +96,7 @@ test: $(TEST_BIN) run $(DEMO_MODEL)
 asan: $(DEMO_MODEL) run
 	$(MAKE) BUILD=build-asan CUDA=0 OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	        build-asan/qlm-tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/lsan.supp \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	QLM_MODEL=$(DEMO_MODEL) build-asan/qlm-tests --jobs 2
 
