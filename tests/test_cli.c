@@ -199,3 +199,49 @@ Test(cli, tokenize_oracle_prompts, .timeout = 120) {
         free(want);
     }
 }
+
+/* Length of the text of ids[0..k). */
+static size_t text_len(const qlm_tokenizer *tok, const int32_t *ids, size_t k, char *buf, size_t cap) {
+    size_t len = 0;
+    cr_assert_eq(qlm_detokenize(tok, ids, k, buf, cap, &len, 0), QLM_OK);
+    return len;
+}
+
+/* `run -f prompt -n 64 --temp 0` prints llama.cpp's greedy continuation: the
+ * longest run of the oracle's tokens whose text starts our output must end at
+ * the end of the oracle's run (64 tokens or end of generation) or at a
+ * near-tie step (margin below 0.5; test_forward.c explains why ties may
+ * legitimately go either way). */
+Test(cli, greedy_text_matches_llama_cpp, .timeout = 600) {
+    qlm_tokenizer *tok = NULL;
+    cr_assert_eq(qlm_tokenizer_load(tu_model_path(), &tok), QLM_OK);
+    for (int i = 0; i < 3; i++) {
+        char path[256], args[512];
+        snprintf(path, sizeof path, "tests/fixtures/oracle/smollm2_q4_1.%d.greedy", i);
+        char *s = tu_read_file(path, NULL);
+        cr_assert(s);
+        double v[128];
+        cr_assert_eq(tu_parse_numbers(s, v, 128), 128);
+        free(s);
+        int32_t ids[64];
+        size_t n = 0;
+        while (n < 64 && !qlm_token_is_eog(tok, (int32_t)v[2 * n])) ids[n] = (int32_t)v[2 * n], n++;
+        snprintf(args, sizeof args, "-m %s -f tests/fixtures/oracle/smollm2_q4_1.%d.prompt -n 64 --temp 0 -c 512",
+                 tu_model_path(), i);
+        cli_result r = run_cli(args);
+        cr_expect_eq(r.code, 0, "%s", r.err);
+        cr_expect(strstr(r.err, "tok/s") != NULL, "stats line missing: %s", r.err);
+        static char want[16384];
+        size_t k = 0;
+        while (k < n) {
+            size_t len = text_len(tok, ids, k + 1, want, sizeof want);
+            if (strncmp(r.out, want, len) != 0) break;
+            k++;
+        }
+        cr_expect(k == n || v[2 * k + 1] < 0.5, "prompt %d: output leaves llama.cpp's tokens at step %zu "
+                  "(margin %.3f, not a near-tie):\n%s", i, k, v[2 * k + 1], r.out);
+        if (k < n) fprintf(stderr, "note: run on prompt %d follows llama.cpp for %zu tokens, to a near-tie\n", i, k);
+        free_result(&r);
+    }
+    qlm_tokenizer_free(tok);
+}

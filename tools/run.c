@@ -13,7 +13,7 @@
 typedef struct options {
     const char *model, *prompt, *prompt_file, *tokenizer, *system;
     int n_predict, n_ctx, n_batch, n_threads, verbose;
-    int chat, tokenize, info, bos, parse_special, no_mmap, context_shift, kv_f32;
+    int chat, tokenize, info, bos, parse_special, no_special, no_mmap, context_shift, kv_f32;
     qlm_sampler_params sp;
 } options;
 
@@ -50,6 +50,8 @@ static void usage(FILE *f) {
           "      --tokenize          print the prompt's token ids on one line and exit\n"
           "      --bos               with --tokenize: prepend BOS\n"
           "      --parse-special     with --tokenize: treat special-token text as special tokens\n"
+          "      --no-parse-special  when generating: keep special-token text in the prompt as plain text\n"
+          "                          (by default \"<|im_start|>\" in a prompt is the special token, as in llama-cli)\n"
           "      --tokenizer FILE    use this tokenizer (GGUF or SentencePiece .model) for --tokenize\n"
           "      --info              print metadata and the tensor table and exit\n"
           "  -v, --verbose           log details (kernels chosen, model shape) to stderr\n"
@@ -114,7 +116,7 @@ static int parse_valued(options *o, const char *a, const char *v) {
 static int parse_flag(options *o, const char *a) {
     struct { const char *name; int *field; } flags[] = {
         {"--chat", &o->chat}, {"--tokenize", &o->tokenize}, {"--info", &o->info}, {"--bos", &o->bos},
-        {"--parse-special", &o->parse_special}, {"--no-mmap", &o->no_mmap},
+        {"--parse-special", &o->parse_special}, {"--no-parse-special", &o->no_special}, {"--no-mmap", &o->no_mmap},
         {"--context-shift", &o->context_shift}, {"-v", &o->verbose}, {"--verbose", &o->verbose},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
@@ -306,7 +308,8 @@ static int cmd_generate(const options *o, qlm_model *m, const char *text) {
         qlm_generate_params gp = qlm_generate_default_params();
         gp.n_predict = o->n_predict;
         gp.context_shift = o->context_shift;
-        gp.tokenize_flags = QLM_TOKENIZE_MODEL_DEFAULT_BOS | (o->chat ? QLM_TOKENIZE_PARSE_SPECIAL : 0);
+        /* like llama-cli, special-token text in a prompt is parsed as special */
+        gp.tokenize_flags = QLM_TOKENIZE_MODEL_DEFAULT_BOS | (o->no_special ? 0 : QLM_TOKENIZE_PARSE_SPECIAL);
         gp.on_token = on_token;
         gp.stop = &g_stop;
         qlm_generate_stats gs;
