@@ -47,6 +47,10 @@ extern const qlm_ops qlm_ops_ref;
 /* Picks the best table for this machine once (QLM_CPU=ref forces the reference). */
 const qlm_ops *qlm_ops_select(void);
 
+/* Every table this machine can run, reference first (tests and bench walk
+ * them all); returns how many were written (at most cap). */
+int qlm_ops_list(const qlm_ops **tables, int cap);
+
 size_t qlm_matmul_scratch_size(qlm_type wtype, int64_t n_in, int64_t n_tok);
 
 #endif

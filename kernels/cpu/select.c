@@ -10,3 +10,9 @@ const qlm_ops *qlm_ops_select(void) {
     /* Reading the environment is the only input; the result is a constant table. */
     return &qlm_ops_ref;
 }
+
+int qlm_ops_list(const qlm_ops **tables, int cap) {
+    if (cap < 1) return 0;
+    tables[0] = &qlm_ops_ref;
+    return 1;
+}
