@@ -88,12 +88,18 @@ $(DEMO_MODEL):
 	bash scripts/fetch-model.sh $(MODEL_DIR)
 
 # Tests read fixtures from tests/fixtures, ../shared/data/vocab and the default model.
-test: $(TEST_BIN) run $(DEMO_MODEL)
+# deps.sh first (it may apt-get what is missing), then a fresh make so that the
+# pkg-config probes above see what it installed.
+test:
+	@bash scripts/deps.sh test
+	@$(MAKE) --no-print-directory $(TEST_BIN) run $(DEMO_MODEL)
 	QLM_MODEL=$(DEMO_MODEL) $(TEST_BIN) --jobs 2
 
 # Same suites, sanitized build in build-asan/. Criterion's runner leaks one
 # block of its own at exit: tests/lsan.supp silences exactly that library.
-asan: $(DEMO_MODEL) run
+asan:
+	@bash scripts/deps.sh test
+	@$(MAKE) --no-print-directory $(DEMO_MODEL) run
 	$(MAKE) BUILD=build-asan CUDA=0 OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	        build-asan/qlm-tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/lsan.supp:print_suppressions=0 \
@@ -106,7 +112,9 @@ fuzz:
 	    tests/fuzz/fuzz_gguf.c engine/gguf.c engine/gguf_meta.c engine/errbuf.c engine/types.c \
 	    engine/quant_ref.c -lm -o $(BUILD)/fuzz_gguf
 
-demo: run $(DEMO_MODEL)
+demo:
+	@bash scripts/deps.sh demo
+	@$(MAKE) --no-print-directory run $(DEMO_MODEL)
 	./run -m $(DEMO_MODEL) --chat -p "What is the capital of France? Answer in one sentence." -n 64 --temp 0
 
 # Regenerates the committed oracle fixtures (needs gguf, sentencepiece and
