@@ -149,7 +149,7 @@ const char *qlm_tokenizer_last_error(const qlm_tokenizer *tok);
 enum {
     QLM_TOKENIZE_ADD_BOS = 1u << 0,       /* prepend BOS (if the vocab has one) */
     QLM_TOKENIZE_PARSE_SPECIAL = 1u << 1, /* "<|im_start|>" in text becomes its token */
-    QLM_TOKENIZE_MODEL_DEFAULT_BOS = 1u << 2 /* add BOS iff the vocab says add_bos_token */
+    QLM_TOKENIZE_MODEL_DEFAULT_BOS = 1u << 2 /* BOS/EOS as the vocab says (add_bos_token, add_eos_token) */
 };
 
 /* Writes up to cap ids to out and the total count to *n_out. If cap is too small
