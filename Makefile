@@ -32,6 +32,15 @@ ifeq ($(CUDA),auto)
 endif
 
 LIB_C    := $(sort $(wildcard engine/*.c models/*.c tokenizer/*.c kernels/cpu/*.c))
+# CPU kernels: one file per ISA, each built with its own target flags so one
+# binary runs on any x86-64 and picks its table at startup (kernels/cpu/select.c).
+# The per-architecture probe file decides which tables exist.
+X86_ONLY := kernels/cpu/avx2.c kernels/cpu/avx512.c kernels/cpu/cpu_features_x86.c
+ifneq ($(findstring x86_64,$(shell $(CC) -dumpmachine)),)
+  LIB_C  := $(filter-out kernels/cpu/cpu_features_generic.c,$(LIB_C))
+else
+  LIB_C  := $(filter-out $(X86_ONLY),$(LIB_C))
+endif
 LIB_CXX  :=
 ifneq ($(SP_LIBS),)
   LIB_CXX += tokenizer/sentencepiece_shim.cpp
@@ -60,6 +69,11 @@ DEMO_MODEL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 .PHONY: all test asan fuzz demo model install clean fixtures
 all: libqlm.a libqlm.so run bench/bench
 
+# Target-specific flags (they also apply to the asan build's objects).
+$(BUILD)/kernels/cpu/avx2.o: CFLAGS += -mavx2 -mfma -mf16c
+$(BUILD)/kernels/cpu/avx512.o: CFLAGS += -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni \
+                                         -mavx512bf16
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -77,8 +91,8 @@ libqlm.so: $(LIB_OBJ)
 
 run: $(BUILD)/tools/run.o libqlm.a
 	$(CC) -o $@ $< libqlm.a $(LDLIBS)
-bench/bench: $(BUILD)/bench/bench.o libqlm.a
-	$(CC) -o $@ $< libqlm.a $(LDLIBS)
+bench/bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c)) libqlm.a
+	$(CC) -o $@ $(filter %.o,$^) libqlm.a $(LDLIBS)
 
 $(TEST_BIN): $(TEST_OBJ) $(LIB_OBJ)
 	$(CC) $(OPT) -o $@ $^ -lcriterion $(LDLIBS)

@@ -1,8 +1,10 @@
 /* bench.c - throughput benchmark in the spirit of llama-bench: prompt
  * processing (pp N: one batch of N tokens) and token generation (tg N: N
- * single-token decodes), repeated, reported as mean +- sd tokens/s with the
- * bytes of weights streamed per generated token. Markdown or JSON. */
-#include <errno.h>
+ * single-token decodes), repeated, reported as mean +- sd tokens/s. For tg
+ * it also reports the GB/s of weights streamed and that as a share of the
+ * read bandwidth measured in the same run, since decode is memory-bound.
+ * The model is a GGUF file or a synthetic one (synth.c); --bandwidth and
+ * --kernels run the probe and the matmul micro-benchmark alone. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,23 +12,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "qlm.h"
 
-#define MAX_LIST 16
-
-typedef struct int_list { int v[MAX_LIST]; int n; } int_list;
-
-typedef struct bench_opts {
-    const char *model;
-    int_list pp, tg, threads;
-    int reps, json;
-} bench_opts;
-
 typedef struct result {
-    const char *test_kind; /* "pp" or "tg" */
+    const char *kind; /* "pp" or "tg" */
     int n_tokens, n_threads;
-    double mean, sd;       /* tokens per second */
+    double mean, sd;  /* tokens per second */
+    double bw;        /* probe GB/s at this thread count; 0 if not measured */
 } result;
+
+/* What one generated token reads, and how to name the model in a row. */
+typedef struct model_info {
+    uint64_t bytes_per_token;
+    char label[96], type[16];
+} model_info;
 
 static double now_s(void) {
     struct timespec ts;
@@ -34,49 +34,27 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int parse_list(const char *s, int_list *l) {
-    l->n = 0;
-    while (*s && l->n < MAX_LIST) {
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (errno || end == s || v < 0 || v > 1000000) return 0;
-        l->v[l->n++] = (int)v;
-        if (*end == ',') end++;
-        else if (*end) return 0;
-        s = end;
+/* Every weight is read once per token except the embedding table, of which
+ * one row is read, unless it doubles as the output head (tied). */
+static void model_info_get(const qlm_model *m, model_info *mi) {
+    uint64_t embd = 0, rest = 0, by_type[QLM_TYPE_COUNT] = {0};
+    int has_output = 0;
+    for (int64_t i = 0; i < qlm_model_tensor_count(m); i++) {
+        qlm_tensor_info ti;
+        if (qlm_model_tensor_info(m, i, &ti) != QLM_OK) continue;
+        if (!strcmp(ti.name, "token_embd.weight")) embd = ti.n_bytes;
+        else rest += ti.n_bytes;
+        has_output |= !strcmp(ti.name, "output.weight");
+        for (uint32_t t = 0; t < QLM_TYPE_COUNT && ti.n_dims >= 2; t++)
+            if (!strcmp(qlm_type_name(t), ti.type_name)) by_type[t] += ti.n_bytes;
     }
-    return *s == '\0';
-}
-
-static void usage(FILE *f) {
-    fputs("usage: bench -m MODEL.gguf [options]\n"
-          "  -p, --n-prompt LIST   prompt lengths to test, comma separated (default 128); 0 = none\n"
-          "  -n, --n-gen LIST      generation lengths to test (default 32); 0 = none\n"
-          "  -t, --threads LIST    thread counts (default: all cores)\n"
-          "  -r, --repetitions N   repetitions of each test (default 3)\n"
-          "  -o, --output md|json  output format (default md)\n"
-          "  -h, --help\n", f);
-}
-
-static int parse_args(bench_opts *o, int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 2;
-        if (!v) return fprintf(stderr, "error: %s needs a value (see --help)\n", a), 1;
-        int ok = 1;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) ok = parse_list(v, &o->pp);
-        else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) ok = parse_list(v, &o->tg);
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_list(v, &o->threads);
-        else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) ok = (o->reps = atoi(v)) > 0;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) ok = (o->json = !strcmp(v, "json")) || !strcmp(v, "md");
-        else return fprintf(stderr, "error: unknown option %s (see --help)\n", a), 1;
-        if (!ok) return fprintf(stderr, "error: bad value '%s' for %s\n", v, a), 1;
-        i++;
-    }
-    if (!o->model) return fprintf(stderr, "error: no model given (-m FILE)\n"), 1;
-    return 0;
+    mi->bytes_per_token = rest + (has_output ? 0 : embd);
+    uint32_t top = 0;
+    for (uint32_t t = 1; t < QLM_TYPE_COUNT; t++) top = by_type[t] > by_type[top] ? t : top;
+    snprintf(mi->type, sizeof mi->type, "%s", qlm_type_name(top));
+    const char *name = *qlm_model_name(m) ? qlm_model_name(m) : qlm_model_arch(m);
+    if (strstr(name, mi->type)) snprintf(mi->label, sizeof mi->label, "%s", name);
+    else snprintf(mi->label, sizeof mi->label, "%s %s", name, mi->type);
 }
 
 /* One timed run: pp = one decode of n tokens; tg = n decodes of one token. */
@@ -97,10 +75,11 @@ static qlm_status run_once(qlm_context *ctx, const char *kind, int n, int32_t n_
     return st;
 }
 
-static int run_test(qlm_model *m, const char *kind, int n, int threads, int reps, result *r) {
+static int run_test(qlm_model *m, int threads, int reps, result *r) {
+    const int n = r->n_tokens;
     qlm_context_params cp = qlm_context_default_params();
     cp.n_ctx = n + 1;
-    cp.n_batch = n > 0 ? n : 1;
+    cp.n_batch = n;
     cp.n_threads = threads;
     qlm_context *ctx = NULL;
     if (qlm_context_new(m, &cp, &ctx) != QLM_OK) {
@@ -109,58 +88,98 @@ static int run_test(qlm_model *m, const char *kind, int n, int threads, int reps
         return 1;
     }
     double secs, sum = 0, sum2 = 0;
-    qlm_status st = run_once(ctx, kind, n < 8 ? n : 8, qlm_model_n_vocab(m), &secs); /* warm-up */
+    qlm_status st = run_once(ctx, r->kind, n < 8 ? n : 8, qlm_model_n_vocab(m), &secs); /* warm-up */
     for (int i = 0; i < reps && st == QLM_OK; i++) {
-        st = run_once(ctx, kind, n, qlm_model_n_vocab(m), &secs);
+        st = run_once(ctx, r->kind, n, qlm_model_n_vocab(m), &secs);
         double tps = n / secs;
         sum += tps;
         sum2 += tps * tps;
     }
     if (st != QLM_OK) fprintf(stderr, "error: %s\n", qlm_context_last_error(ctx));
     qlm_context_free(ctx);
-    r->test_kind = kind;
-    r->n_tokens = n;
     r->n_threads = threads;
     r->mean = sum / reps;
     r->sd = reps > 1 ? sqrt(fmax(0.0, (sum2 - sum * sum / reps) / (reps - 1))) : 0.0;
     return st != QLM_OK;
 }
 
-static void print_row(const qlm_model *m, const result *r, int json, int first) {
-    const double gib = qlm_model_size_bytes(m) / 1073741824.0;
-    /* every generated token streams all weights once: GB/s = tok/s x bytes */
-    const double gbs = r->mean * qlm_model_size_bytes(m) / 1e9;
-    if (json) {
-        printf("%s  {\"model\": \"%s\", \"arch\": \"%s\", \"size_bytes\": %llu, \"n_params\": %llu, "
-               "\"backend\": \"cpu-%s\", \"n_threads\": %d, \"test\": \"%s%d\", \"avg_ts\": %.3f, "
-               "\"stddev_ts\": %.3f, \"weights_gbps\": %.3f}", first ? "" : ",\n", qlm_model_name(m),
-               qlm_model_arch(m), (unsigned long long)qlm_model_size_bytes(m),
-               (unsigned long long)qlm_model_n_params(m), qlm_system_info(), r->n_threads, r->test_kind,
-               r->n_tokens, r->mean, r->sd, strcmp(r->test_kind, "tg") ? 0.0 : gbs);
-        return;
-    }
-    char gb[32] = "";
-    if (!strcmp(r->test_kind, "tg")) snprintf(gb, sizeof gb, "%.2f", gbs);
-    printf("| %-24.24s | %9.2f MiB | %8.2f M | cpu-%-6s | %7d | %6s%-5d | %9.2f ± %-7.2f | %9s |\n",
-           qlm_model_name(m), gib * 1024.0, qlm_model_n_params(m) / 1e6, qlm_system_info(), r->n_threads,
-           r->test_kind, r->n_tokens, r->mean, r->sd, gb);
+static void iso_date(char *buf, size_t cap) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int run_all(qlm_model *m, const bench_opts *o) {
+/* model names come from the file: escape them for JSON. */
+static void json_escape(const char *s, char *out, size_t cap) {
+    size_t w = 0;
+    for (; *s && w + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') w += (size_t)snprintf(out + w, cap - w, "\\%c", c);
+        else if (c < 0x20) w += (size_t)snprintf(out + w, cap - w, "\\u%04x", c);
+        else out[w++] = (char)c;
+    }
+    out[w] = '\0';
+}
+
+static void print_json_row(const qlm_model *m, const model_info *mi, const result *r, int first) {
+    const int tg = !strcmp(r->kind, "tg");
+    const double gbs = tg ? r->mean * (double)mi->bytes_per_token / 1e9 : 0.0;
+    char date[32], label[256];
+    iso_date(date, sizeof date);
+    json_escape(mi->label, label, sizeof label);
+    printf("%s  {\"model\": \"%s\", \"arch\": \"%s\", \"type\": \"%s\", \"size_bytes\": %llu, "
+           "\"n_params\": %llu, \"backend\": \"cpu-%s\", \"n_threads\": %d, \"test\": \"%s%d\", "
+           "\"n_prompt\": %d, \"n_gen\": %d, \"avg_ts\": %.3f, \"stddev_ts\": %.3f, "
+           "\"weights_bytes_per_token\": %llu, \"weights_gbps\": %.3f, \"bandwidth_gbps\": %.3f, "
+           "\"pct_bandwidth\": %.2f, \"date\": \"%s\", \"qlm_version\": \"%s\"}",
+           first ? "" : ",\n", label, qlm_model_arch(m), mi->type,
+           (unsigned long long)qlm_model_size_bytes(m), (unsigned long long)qlm_model_n_params(m),
+           qlm_system_info(), r->n_threads, r->kind, r->n_tokens, tg ? 0 : r->n_tokens,
+           tg ? r->n_tokens : 0, r->mean, r->sd, (unsigned long long)mi->bytes_per_token, gbs, r->bw,
+           tg && r->bw > 0 ? 100.0 * gbs / r->bw : 0.0, date, QLM_VERSION);
+}
+
+static void print_md_row(const qlm_model *m, const model_info *mi, const result *r) {
+    char gb[32] = "", pct[32] = "";
+    if (!strcmp(r->kind, "tg")) {
+        const double gbs = r->mean * (double)mi->bytes_per_token / 1e9;
+        snprintf(gb, sizeof gb, "%.2f", gbs);
+        if (r->bw > 0) snprintf(pct, sizeof pct, "%.0f%% of %.1f", 100.0 * gbs / r->bw, r->bw);
+    }
+    printf("| %-36.36s | %9.2f MiB | %8.2f M | cpu-%-6s | %7d | %6s%-5d | %9.2f ± %-7.2f | %7s | %-13s |\n",
+           mi->label, qlm_model_size_bytes(m) / 1048576.0, qlm_model_n_params(m) / 1e6, qlm_system_info(),
+           r->n_threads, r->kind, r->n_tokens, r->mean, r->sd, gb, pct);
+}
+
+static void print_md_header(void) {
+    printf("| %-36s | %13s | %10s | %-10s | %7s | %11s | %19s | %7s | %-13s |\n"
+           "|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "model", "size", "params", "backend", "threads", "test",
+           "t/s", "GB/s", "% bandwidth", "---", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---");
+}
+
+/* Probe per thread count, before the model is loaded (the probe's 1 GiB and
+ * a large model need not fit together). */
+static void measure_bandwidth(const int_list *threads, double *bw) {
+    for (int i = 0; i < threads->n; i++) bw[i] = bw_probe(threads->v[i]);
+}
+
+static int run_all(qlm_model *m, const bench_opts *o, const double *bw) {
+    model_info mi;
+    model_info_get(m, &mi);
     int first = 1, rc = 0;
     if (o->json) printf("[\n");
-    else printf("| %-24s | %13s | %10s | %-10s | %7s | %11s | %19s | %9s |\n"
-                "|%s|%s|%s|%s|%s|%s|%s|%s|\n", "model", "size", "params", "backend", "threads",
-                "test", "t/s", "GB/s", "---", "---:", "---:", "---", "---:", "---:", "---:", "---:");
+    else print_md_header();
     for (int ti = 0; ti < o->threads.n; ti++) {
         const int_list *lists[2] = {&o->pp, &o->tg};
         const char *kinds[2] = {"pp", "tg"};
         for (int k = 0; k < 2; k++)
             for (int i = 0; i < lists[k]->n; i++) {
                 if (lists[k]->v[i] == 0) continue;
-                result r = {kinds[k], 0, 0, 0.0, 0.0};
-                rc |= run_test(m, kinds[k], lists[k]->v[i], o->threads.v[ti], o->reps, &r);
-                print_row(m, &r, o->json, first);
+                result r = {kinds[k], lists[k]->v[i], 0, 0.0, 0.0, bw[ti]};
+                rc |= run_test(m, o->threads.v[ti], o->reps, &r);
+                if (o->json) print_json_row(m, &mi, &r, first);
+                else print_md_row(m, &mi, &r);
                 first = 0;
                 fflush(stdout);
             }
@@ -169,21 +188,78 @@ static int run_all(qlm_model *m, const bench_opts *o) {
     return rc;
 }
 
-int main(int argc, char **argv) {
-    bench_opts o = {.pp = {{128}, 1}, .tg = {{32}, 1}, .threads = {{0}, 1}, .reps = 3};
-    int r = parse_args(&o, argc, argv);
-    if (r == 2) return usage(stdout), 0;
-    if (r) return 1;
-    for (int i = 0; i < o.threads.n; i++)
-        if (o.threads.v[i] <= 0) o.threads.v[i] = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    qlm_model_params mp = qlm_model_default_params();
-    qlm_model *m = NULL;
-    if (qlm_model_load(o.model, &mp, &m) != QLM_OK) {
-        fprintf(stderr, "error: %s\n", m ? qlm_model_last_error(m) : "out of memory");
-        qlm_model_free(m);
+static int run_bandwidth(const bench_opts *o) {
+    if (o->json) printf("[\n");
+    else printf("| threads | read GB/s |\n|--------:|----------:|\n");
+    for (int i = 0; i < o->threads.n; i++) {
+        double gbs = bw_probe(o->threads.v[i]);
+        if (gbs <= 0) return fprintf(stderr, "error: out of memory for the bandwidth probe\n"), 1;
+        if (o->json) printf("%s  {\"n_threads\": %d, \"bandwidth_gbps\": %.3f}", i ? ",\n" : "", o->threads.v[i], gbs);
+        else printf("| %7d | %9.2f |\n", o->threads.v[i], gbs);
+        fflush(stdout);
+    }
+    if (o->json) printf("\n]\n");
+    return 0;
+}
+
+/* Writes the synthetic model to --write FILE or a temporary file; *tmp says
+ * whether the caller must delete it. 0 on success. */
+static int make_synthetic(const bench_opts *o, char *path, size_t cap, int *tmp) {
+    const synth_preset *p = synth_find(o->synthetic);
+    *tmp = !o->write_path;
+    if (o->write_path) {
+        snprintf(path, cap, "%s", o->write_path);
+    } else {
+        const char *dir = getenv("TMPDIR");
+        snprintf(path, cap, "%s/qlm-bench-XXXXXX.gguf", dir && *dir ? dir : "/tmp");
+        int fd = mkstemps(path, 5);
+        if (fd < 0) return fprintf(stderr, "error: cannot create a temporary file %s\n", path), 1;
+        close(fd);
+    }
+    fprintf(stderr, "synthetic: writing %s %s to %s\n", p->name, qlm_type_name(o->type), path);
+    char err[256];
+    double t0 = now_s();
+    if (synth_write(p, o->type, o->seed, path, isatty(2) ? 2 : 1, err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        if (*tmp) remove(path);
         return 1;
     }
-    r = run_all(m, &o);
+    fprintf(stderr, "synthetic: done in %.1f s\n", now_s() - t0);
+    return 0;
+}
+
+static int bench_model(const bench_opts *o) {
+    char path[4096];
+    int tmp = 0;
+    if (o->synthetic && make_synthetic(o, path, sizeof path, &tmp)) return 1;
+    if (!o->synthetic) snprintf(path, sizeof path, "%s", o->model);
+    double bw[BENCH_MAX_LIST] = {0};
+    int any_tg = 0;
+    for (int i = 0; i < o->tg.n; i++) any_tg |= o->tg.v[i] > 0;
+    if (any_tg) measure_bandwidth(&o->threads, bw);
+    qlm_model_params mp = qlm_model_default_params();
+    qlm_model *m = NULL;
+    int rc = 1;
+    if (qlm_model_load(path, &mp, &m) != QLM_OK)
+        fprintf(stderr, "error: %s\n", m ? qlm_model_last_error(m) : "out of memory");
+    else
+        rc = run_all(m, o, bw);
     qlm_model_free(m);
-    return r;
+    if (tmp) remove(path);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    bench_opts o = bench_default_opts();
+    char err[256];
+    if (bench_parse_args(&o, argc, argv, err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        return 1;
+    }
+    if (o.help) return bench_usage(stdout), 0;
+    for (int i = 0; i < o.threads.n; i++)
+        if (o.threads.v[i] <= 0) o.threads.v[i] = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (o.mode == BENCH_BANDWIDTH) return run_bandwidth(&o);
+    if (o.mode == BENCH_KERNELS) return kernels_bench(&o.threads, o.json);
+    return bench_model(&o);
 }

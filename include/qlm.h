@@ -260,8 +260,13 @@ qlm_status qlm_generate(qlm_context *ctx, qlm_sampler *sampler, const char *prom
 
 /* ----------------------------------------------------------------- system */
 
-/* Which CPU kernels were chosen ("ref", "avx2", ...) and the features seen. */
+/* Which CPU kernels were chosen ("ref", "avx2", "avx512"). */
 const char *qlm_system_info(void);
+/* The CPU features the probe saw ("avx2 fma f16c avx512f ..."; "" off x86). */
+const char *qlm_system_cpu_features(void);
+/* Why QLM_CPU was not honoured (unknown name, or kernels this CPU cannot
+ * run: the best available ones are used instead); NULL when it was or is unset. */
+const char *qlm_system_kernels_note(void);
 
 /* qlm_last_error(h) for any handle type. */
 #if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L

@@ -1,13 +1,15 @@
-/* test_kernels.c - every op of every kernel table against a double-precision
- * reference, on odd sizes, partial rotations and extreme scales. Only the
- * scalar table exists so far; SIMD tables join the `tables` list below and get
- * the same checks. */
+/* test_kernels.c - every op of every kernel table this machine runs (the
+ * scalar reference and each SIMD table from qlm_ops_list) against a
+ * double-precision reference, on odd sizes, partial rotations and extreme
+ * scales, plus SIMD-vs-reference checks on adversarial matmul inputs. The
+ * bounds hold for any summation order: SIMD kernels reorder float adds. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
+#include "qlm.h"
 
 /* every table this machine runs; filled before each test */
 static const qlm_ops *tables[16];
@@ -251,4 +253,192 @@ Test(kernels, matmul_thread_count_is_invisible) {
         cr_expect(memcmp(y1, y2, n_out * n_tok * 4) == 0);
     }
     free(wf), free(x), free(y1), free(y2), free(wq), free(scr);
+}
+
+/* ------------------------------------------------ SIMD vs ref, adversarial */
+
+enum { W_RANDOM, W_EXTREME, X_RANDOM, X_SCALES, X_NONFINITE };
+
+/* Block scales at the edges of F16: the largest normal (65504), the smallest
+ * normal (2^-14) and zero blocks, cycling over blocks; float types get
+ * elements at the same edges instead. */
+static void make_extreme(qlm_type type, void *row, int64_t n_in) {
+    const qlm_type_traits *tt = qlm_type_traits_get(type);
+    const int64_t nb = n_in / tt->block_size;
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *blk = (uint8_t *)row + b * tt->type_size;
+        const uint16_t edge[4] = {0x7bff, 0x0400, 0x0000, 0};
+        if (tt->is_quantized) {
+            if (b % 4 == 3) continue;
+            memcpy(blk, &edge[b % 4], 2); /* d is the first field of every block */
+            if (b % 4 == 2) memset(blk + 2, 0, tt->type_size - 2); /* a zero block (Q4_1: m = 0 too) */
+        } else if (b % 7 == 0) {
+            const float big = type == QLM_TYPE_F16 ? 65504.0f : 1e30f, tiny = type == QLM_TYPE_F16 ? 6.1035156e-5f : 1e-30f;
+            const float v = (b / 7) % 2 ? tiny : -big;
+            tt->from_float(&v, blk, 1);
+        }
+    }
+}
+
+static void make_activations(float *x, int64_t n_in, int64_t n_tok, int xcase) {
+    fill(x, n_in * n_tok, 4.0f);
+    /* each block its own magnitude, 1e-30 .. 1e6: the top keeps a Q8 block's
+     * scale (amax / 127) below F16's 65504; beyond it the scale is Inf, which
+     * X_NONFINITE covers */
+    static const float mags[6] = {1e-30f, 1e-20f, 1e-10f, 1.0f, 1e4f, 1e6f};
+    if (xcase == X_SCALES)
+        for (int64_t i = 0; i < n_in * n_tok; i++) x[i] *= mags[(i / 32) % 6];
+    if (xcase == X_NONFINITE) {
+        x[5 % n_in] = NAN;
+        if (n_tok > 1) x[n_in + n_in / 2] = INFINITY;
+    }
+}
+
+/* One adversarial case on one table: each output against the double product
+ * of the dequantized operands (within the same 1e-5 * sum|w x| bound as
+ * check_matmul), and NaN/Inf exactly where the reference table has them. */
+static void check_matmul_adv(const qlm_ops *ops, qlm_type type, int64_t n_in, int64_t n_out, int64_t n_tok,
+                             int wcase, int xcase) {
+    const qlm_type_traits *tt = qlm_type_traits_get(type), *at = qlm_type_traits_get(tt->vec_dot_type);
+    const size_t row = qlm_row_size(type, n_in), arow = qlm_row_size(tt->vec_dot_type, n_in);
+    float *wf = malloc(n_in * n_out * 4), *x = malloc(n_in * n_tok * 4), *wd = malloc(n_in * n_out * 4);
+    float *xd = malloc(n_in * 4), *y = malloc(n_out * n_tok * 4), *yr = malloc(n_out * n_tok * 4);
+    void *wq = malloc(row * n_out), *xq = malloc(arow), *scr = malloc(qlm_matmul_scratch_size(type, n_in, n_tok) + 1);
+    fill(wf, n_in * n_out, 0.5f);
+    make_activations(x, n_in, n_tok, xcase);
+    for (int64_t r = 0; r < n_out; r++) {
+        tt->from_float(wf + r * n_in, (char *)wq + r * row, n_in);
+        if (wcase == W_EXTREME) make_extreme(type, (char *)wq + r * row, n_in);
+        tt->to_float((char *)wq + r * row, wd + r * n_in, n_in);
+    }
+    qlm_tensor w = {"w", type, {n_in, n_out, 1, 1}, row, wq};
+    ops->matmul(&w, x, n_tok, y, scr, 2);
+    qlm_ops_ref.matmul(&w, x, n_tok, yr, scr, 2);
+    for (int64_t i = 0; i < n_tok; i++) {
+        at->from_float(x + i * n_in, xq, n_in);
+        at->to_float(xq, xd, n_in);
+        for (int64_t r = 0; r < n_out; r++) {
+            const float got = y[i * n_out + r], ref = yr[i * n_out + r];
+            /* Non-finite exactly where the reference is, NaN wherever it is NaN.
+             * An Inf may come out as NaN: once lanes hold +Inf and -Inf partial
+             * sums, whether they meet (NaN) depends on the summation order. */
+            cr_expect(isfinite(got) == isfinite(ref) && (!isnan(ref) || isnan(got)), "%s %s n %lld tok %lld row %lld case %d/%d: "
+                      "%g vs ref %g", ops->name, tt->name, (long long)n_in, (long long)i, (long long)r, wcase, xcase, got, ref);
+            if (!isfinite(ref)) continue;
+            double want = 0, mag = 0;
+            for (int64_t j = 0; j < n_in; j++) {
+                const double p = (double)wd[r * n_in + j] * xd[j];
+                want += p, mag += fabs(p);
+            }
+            const double slack = type == QLM_TYPE_Q4_1 ? q4_1_offset_slack((char *)wq + r * row, xq, n_in) : 0;
+            cr_expect(fabs(got - want) <= 1e-5 * mag + 1.01 * slack + 1e-30, "%s %s n %lld tok %lld row %lld case %d/%d: "
+                      "%.9g vs %.9g", ops->name, tt->name, (long long)n_in, (long long)i, (long long)r, wcase, xcase, got, want);
+        }
+    }
+    free(wf), free(x), free(wd), free(xd), free(y), free(yr), free(wq), free(xq), free(scr);
+}
+
+/* n a multiple of the block (32) but not of the SIMD width (8/16 floats, 64
+ * bytes = two blocks), rows that leave a remainder for any row blocking. */
+Test(kernels, matmul_simd_matches_ref_adversarial) {
+    const qlm_type types[] = {QLM_TYPE_F32, QLM_TYPE_F16, QLM_TYPE_BF16, QLM_TYPE_Q8_0, QLM_TYPE_Q4_0, QLM_TYPE_Q4_1};
+    const int64_t ns[] = {32, 96, 160, 544}, outs[] = {1, 3, 65};
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (size_t k = 0; k < 6; k++)
+            for (int a = 0; a < 4; a++)
+                for (int o = 0; o < 3; o++)
+                    for (int wc = W_RANDOM; wc <= W_EXTREME; wc++)
+                        for (int xc = X_RANDOM; xc <= X_NONFINITE; xc++)
+                            check_matmul_adv(tables[t], types[k], ns[a], outs[o], o == 1 ? 1 : 3, wc, xc);
+    /* float rows of any length: tails shorter than one vector */
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (size_t k = 0; k < 3; k++)
+            for (int64_t n = 1; n <= 40; n += 3) check_matmul_adv(tables[t], types[k], n, 3, 2, W_RANDOM, X_NONFINITE);
+}
+
+/* A NaN activation poisons a float-weight row; the Q8 quantizers map NaN to
+ * 0 (the reference does, via fmaxf and its NaN check), so there the row
+ * stays finite, on every table alike. An Inf activation makes the block
+ * scale Inf, and 0 * Inf turns the row into NaN. */
+Test(kernels, matmul_nonfinite_activations_like_ref) {
+    const int64_t n_in = 64;
+    float x[2 * 64], wf[64], y[2];
+    for (int i = 0; i < 128; i++) x[i] = 0.25f;
+    x[3] = NAN, x[64 + 3] = INFINITY;
+    for (int i = 0; i < 64; i++) wf[i] = 0.5f;
+    const qlm_type types[] = {QLM_TYPE_F32, QLM_TYPE_F16, QLM_TYPE_BF16, QLM_TYPE_Q8_0, QLM_TYPE_Q4_0, QLM_TYPE_Q4_1};
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (int k = 0; k < 6; k++) {
+            const qlm_type_traits *tt = qlm_type_traits_get(types[k]);
+            uint8_t wq[256], scr[256];
+            tt->from_float(wf, wq, n_in);
+            qlm_tensor w = {"w", types[k], {n_in, 1, 1, 1}, qlm_row_size(types[k], n_in), wq};
+            tables[t]->matmul(&w, x, 2, y, scr, 1);
+            cr_expect(tt->is_quantized ? isfinite(y[0]) : isnan(y[0]), "%s %s NaN row: %g", tables[t]->name, tt->name, y[0]);
+            cr_expect(tt->is_quantized ? isnan(y[1]) : isinf(y[1]), "%s %s Inf row: %g", tables[t]->name, tt->name, y[1]);
+        }
+}
+
+/* QLM_CPU forces any listed table; unknown names fall back to the best one
+ * with a reason. Criterion runs each test in its own process, so setenv here
+ * touches no other test. */
+Test(kernels, qlm_cpu_env_selects_table) {
+    const char *note;
+    const qlm_ops *best = tables[N_TABLES - 1]; /* the list runs reference first, best last */
+    unsetenv("QLM_CPU");
+    cr_expect_eq(qlm_ops_select_note(&note), best);
+    cr_expect_null(note);
+    cr_expect_str_eq(qlm_system_info(), best->name);
+    for (size_t t = 0; t < N_TABLES; t++) {
+        setenv("QLM_CPU", tables[t]->name, 1);
+        cr_expect_eq(qlm_ops_select_note(&note), tables[t], "QLM_CPU=%s", tables[t]->name);
+        cr_expect_null(note, "QLM_CPU=%s: %s", tables[t]->name, note);
+    }
+    setenv("QLM_CPU", "avx9000", 1);
+    cr_expect_eq(qlm_ops_select_note(&note), best);
+    cr_expect_not_null(note);
+    cr_expect_not_null(qlm_system_kernels_note());
+    cr_expect_str_eq(qlm_ops_list(tables, 16) > 0 ? tables[0]->name : "", "ref");
+}
+
+/* Blocked kernels (several rows per call) give each row exactly what the
+ * 1-row kernel gives: W (9 rows, two blocks of 4 and a remainder) equals the
+ * rows multiplied one at a time, bit for bit. */
+Test(kernels, matmul_row_blocking_is_invisible) {
+    const qlm_type types[] = {QLM_TYPE_F32, QLM_TYPE_F16, QLM_TYPE_BF16, QLM_TYPE_Q8_0, QLM_TYPE_Q4_0, QLM_TYPE_Q4_1};
+    const int64_t n_in = 160, n_out = 9, n_tok = 2;
+    float *wf = malloc(n_in * n_out * 4), *x = malloc(n_in * n_tok * 4), *y = malloc(n_out * n_tok * 4), y1[2];
+    fill(wf, n_in * n_out, 1.0f), fill(x, n_in * n_tok, 1.0f);
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (int k = 0; k < 6; k++) {
+            const qlm_type_traits *tt = qlm_type_traits_get(types[k]);
+            const size_t row = qlm_row_size(types[k], n_in);
+            void *wq = malloc(row * n_out), *scr = malloc(qlm_matmul_scratch_size(types[k], n_in, n_tok) + 1);
+            tt->from_float(wf, wq, n_in * n_out);
+            qlm_tensor w = {"w", types[k], {n_in, n_out, 1, 1}, row, wq};
+            tables[t]->matmul(&w, x, n_tok, y, scr, 2);
+            for (int64_t r = 0; r < n_out; r++) {
+                qlm_tensor wr = {"w", types[k], {n_in, 1, 1, 1}, row, (char *)wq + r * row};
+                tables[t]->matmul(&wr, x, n_tok, y1, scr, 1);
+                for (int i = 0; i < n_tok; i++)
+                    cr_expect(memcmp(&y1[i], &y[i * n_out + r], 4) == 0, "%s %s row %lld tok %d: %.9g vs %.9g",
+                              tables[t]->name, tt->name, (long long)r, i, y[i * n_out + r], y1[i]);
+            }
+            free(wq), free(scr);
+        }
+    free(wf), free(x), free(y);
+}
+
+/* Head sizes that split unevenly over the SIMD attention's 64-dim chunks
+ * (80: 64 + 16; 72: not a multiple of 16; 128: two chunks; 36: the
+ * reference fallback) and long contexts. */
+Test(kernels, attention_head_odd_head_sizes) {
+    const int hds[] = {36, 72, 80, 128};
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (int f16 = 0; f16 < 2; f16++)
+            for (int i = 0; i < 4; i++) {
+                check_attention(tables[t], 3, hds[i], f16, 1.0f);
+                /* F32's bound in check_attention assumes n_kv <= 300 */
+                check_attention(tables[t], f16 ? 1000 : 300, hds[i], f16, 4.0f);
+            }
 }

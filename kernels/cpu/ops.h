@@ -44,8 +44,14 @@ typedef struct qlm_ops {
 /* The scalar reference table (kernels/cpu/ref.c). */
 extern const qlm_ops qlm_ops_ref;
 
-/* Picks the best table for this machine once (QLM_CPU=ref forces the reference). */
+/* Picks the best table this CPU runs (avx512 > avx2 > ref);
+ * QLM_CPU=ref|avx2|avx512 forces one. */
 const qlm_ops *qlm_ops_select(void);
+
+/* The same, and *note says why QLM_CPU was not honoured (an unknown name or
+ * kernels this CPU lacks: the best available is used instead); NULL if it was
+ * honoured or is unset. */
+const qlm_ops *qlm_ops_select_note(const char **note);
 
 /* Every table this machine can run, reference first (tests and bench walk
  * them all); returns how many were written (at most cap). */

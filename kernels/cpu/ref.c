@@ -1,42 +1,22 @@
 /* ref.c - scalar reference kernels: the definition every SIMD/GPU kernel is
- * tested against. Plain C, no intrinsics; OpenMP splits matmul rows. */
+ * tested against. Plain C, no intrinsics; matmul is the shared driver
+ * (matmul.c) over the type table's reference dots. The non-matmul ops are
+ * exported (kernels.h) so SIMD tables can reuse them. */
 #include <math.h>
 #include <string.h>
 
-#include "ops.h"
+#include "kernels.h"
 
-size_t qlm_matmul_scratch_size(qlm_type wtype, int64_t n_in, int64_t n_tok) {
-    const qlm_type_traits *t = qlm_type_traits_get(wtype);
-    if (!t || t->vec_dot_type == QLM_TYPE_F32) return 0; /* F32 activations used as they are */
-    return qlm_row_size(t->vec_dot_type, n_in) * (size_t)n_tok;
-}
+/* The reference matmul is the shared driver with no SIMD kernels: every
+ * dot product and activation conversion comes from the type table. */
+static const qlm_cpu_kernels no_kernels;
 
-/* Activations are converted once per matmul (not per row) to the type the
- * weight's dot product wants: Q8_0 for Q4_0/Q8_0, Q8_1 for Q4_1 (ggml's
- * vec_dot_type convention, which keeps our numerics close to llama.cpp's). */
 static void matmul_ref(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
                        int n_threads) {
-    const qlm_type_traits *t = qlm_type_traits_get(w->type);
-    const int64_t n_in = w->ne[0], n_out = qlm_tensor_rows(w);
-    const void *act = x;
-    size_t act_row = n_in * sizeof(float);
-    if (t->vec_dot_type != QLM_TYPE_F32) {
-        const qlm_type_traits *at = qlm_type_traits_get(t->vec_dot_type);
-        act_row = qlm_row_size(t->vec_dot_type, n_in);
-        for (int64_t i = 0; i < n_tok; i++)
-            at->from_float(x + i * n_in, (char *)scratch + i * act_row, n_in);
-        act = scratch;
-    }
-    /* Rows outer so each weight row is read once and reused for every token. */
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (int64_t r = 0; r < n_out; r++) {
-        const char *wr = (const char *)w->data + r * w->row_bytes;
-        for (int64_t i = 0; i < n_tok; i++)
-            t->vec_dot(n_in, &y[i * n_out + r], wr, (const char *)act + i * act_row);
-    }
+    qlm_cpu_matmul(&no_kernels, w, x, n_tok, y, scratch, n_threads);
 }
 
-static void rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps) {
+void qlm_cpu_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps) {
     double ss = 0.0; /* double: the sum of squares is the one place where rounding shows */
     for (int64_t i = 0; i < n; i++) ss += (double)(x[i] * x[i]);
     const float mean = (float)(ss / (double)n); /* then float, in ggml's order */
@@ -44,8 +24,8 @@ static void rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, f
     for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
-static void rope_ref(float *x, int n_head, int head_dim, int n_rot, const float *theta, float pos,
-                     qlm_rope_style style) {
+void qlm_cpu_rope_ref(float *x, int n_head, int head_dim, int n_rot, const float *theta, float pos,
+                      qlm_rope_style style) {
     const int half = n_rot / 2;
     for (int i = 0; i < half; i++) {
         const float a = pos * theta[i], c = cosf(a), s = sinf(a);
@@ -69,9 +49,9 @@ static float kv_at(const void *base, qlm_type type, int64_t i) {
  * probabilities are rounded to F16 first, exactly where ggml converts them to
  * the F16 dot-product type; mirroring that keeps our logits within llama.cpp's
  * own rounding noise. scores: n_kv floats of scratch. */
-static void attention_head_ref(float *out, const float *q, const void *k, const void *v,
-                               qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim,
-                               float scale, float *scores) {
+void qlm_cpu_attention_head_ref(float *out, const float *q, const void *k, const void *v,
+                                qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim,
+                                float scale, float *scores) {
     const int f16 = kv_type == QLM_TYPE_F16;
     float max = -INFINITY;
     for (int64_t p = 0; p < n_kv; p++) {
@@ -97,15 +77,15 @@ static void attention_head_ref(float *out, const float *q, const void *k, const 
     }
 }
 
-static void swiglu_ref(float *h, const float *gate, const float *up, int64_t n) {
+void qlm_cpu_swiglu_ref(float *h, const float *gate, const float *up, int64_t n) {
     for (int64_t i = 0; i < n; i++) h[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 const qlm_ops qlm_ops_ref = {
     .name = "ref",
     .matmul = matmul_ref,
-    .rmsnorm = rmsnorm_ref,
-    .rope = rope_ref,
-    .attention_head = attention_head_ref,
-    .swiglu = swiglu_ref,
+    .rmsnorm = qlm_cpu_rmsnorm_ref,
+    .rope = qlm_cpu_rope_ref,
+    .attention_head = qlm_cpu_attention_head_ref,
+    .swiglu = qlm_cpu_swiglu_ref,
 };

@@ -1,18 +1,53 @@
-/* select.c - picks the kernel table once at startup. Only the scalar
- * reference exists so far; the ISA tables (AVX2, AVX-512, NEON) plug in here,
- * chosen by cpuid/xgetbv or getauxval, with QLM_CPU=<name> to force one. */
+/* select.c - picks the kernel table: the best one this CPU runs (avx512 >
+ * avx2 > ref), or the one QLM_CPU=ref|avx2|avx512 names. The environment is
+ * read on every call (cheap; it happens at model load), so a process may
+ * load models under different settings; only the CPU probe is cached. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
+#include "cpu_features.h"
 
-const qlm_ops *qlm_ops_select(void) {
-    /* Reading the environment is the only input; the result is a constant table. */
+static int supported(const qlm_cpu_table *t, unsigned features) { return (t->needs & features) == t->needs; }
+
+static const qlm_ops *best_table(const qlm_cpu_table *tables, int n, unsigned features) {
+    for (int i = 0; i < n; i++)
+        if (supported(&tables[i], features)) return tables[i].ops;
     return &qlm_ops_ref;
 }
 
-int qlm_ops_list(const qlm_ops **tables, int cap) {
-    if (cap < 1) return 0;
-    tables[0] = &qlm_ops_ref;
-    return 1;
+/* note: NULL when QLM_CPU is unset or honoured, else a constant reason (the
+ * library prints nothing; the CLI logs it). */
+const qlm_ops *qlm_ops_select_note(const char **note) {
+    const qlm_cpu_table *tables;
+    const int n = qlm_cpu_tables(&tables);
+    const unsigned features = qlm_cpu_features();
+    const char *want = getenv("QLM_CPU");
+    *note = NULL;
+    if (!want || !*want) return best_table(tables, n, features);
+    if (strcmp(want, qlm_ops_ref.name) == 0) return &qlm_ops_ref;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(want, tables[i].ops->name) != 0) continue;
+        if (supported(&tables[i], features)) return tables[i].ops;
+        *note = "QLM_CPU names kernels this CPU (or OS) cannot run; using the best available";
+        return best_table(tables, n, features);
+    }
+    *note = "QLM_CPU is not one of ref, avx2, avx512 (or not built for this architecture); "
+            "using the best available";
+    return best_table(tables, n, features);
+}
+
+const qlm_ops *qlm_ops_select(void) {
+    const char *note;
+    return qlm_ops_select_note(&note);
+}
+
+int qlm_ops_list(const qlm_ops **out, int cap) {
+    const qlm_cpu_table *tables;
+    const int n = qlm_cpu_tables(&tables);
+    const unsigned features = qlm_cpu_features();
+    int k = 0;
+    if (k < cap) out[k++] = &qlm_ops_ref;
+    for (int i = n - 1; i >= 0 && k < cap; i--) /* worst to best after the reference */
+        if (supported(&tables[i], features)) out[k++] = tables[i].ops;
+    return k;
 }

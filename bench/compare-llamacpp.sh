@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# compare-llamacpp.sh - runs qlm's bench and llama.cpp's llama-bench on the
+# same synthetic GGUF files (same threads, same tests) and prints the ratio
+# qlm / llama.cpp per test.
+#
+# llama.cpp is built once from the llama-cpp-python source package (the
+# version our oracles come from) into a cache outside the repo.
+#
+# usage: bench/compare-llamacpp.sh [PRESET:TYPE ...]   (default llama-110m:q4_0)
+#   env: THREADS (2), PP (512), TG (64), REPS (3), QLM_BENCH (bench/bench),
+#        LLAMA_CPP_PY_VERSION (0.3.36), QLM_CACHE (${XDG_CACHE_HOME:-$HOME/.cache}/qlm)
+set -euo pipefail
+
+THREADS=${THREADS:-2}
+PP=${PP:-512}
+TG=${TG:-64}
+REPS=${REPS:-3}
+VERSION=${LLAMA_CPP_PY_VERSION:-0.3.36}
+CACHE=${QLM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qlm}
+QLM_BENCH=${QLM_BENCH:-bench/bench}
+LLAMA_DIR=$CACHE/llama.cpp-$VERSION
+LLAMA_BENCH=$LLAMA_DIR/build/bin/llama-bench
+MODELS=("$@")
+[ ${#MODELS[@]} -gt 0 ] || MODELS=(llama-110m:q4_0)
+
+log() { echo "compare: $*" >&2; }
+
+build_llama_cpp() {
+    [ -x "$LLAMA_BENCH" ] && return
+    log "building llama-bench from llama-cpp-python $VERSION into $LLAMA_DIR (a few minutes)"
+    local dl=$CACHE/dl
+    mkdir -p "$dl" "$LLAMA_DIR"
+    [ -f "$dl/llama_cpp_python-$VERSION.tar.gz" ] ||
+        python3 -m pip download --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$dl" >&2
+    tar -xzf "$dl/llama_cpp_python-$VERSION.tar.gz" -C "$dl"
+    rm -rf "$LLAMA_DIR/src" && mv "$dl/llama_cpp_python-$VERSION/vendor/llama.cpp" "$LLAMA_DIR/src"
+    cmake -S "$LLAMA_DIR/src" -B "$LLAMA_DIR/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
+        -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >&2
+    cmake --build "$LLAMA_DIR/build" --target llama-bench -j "$(nproc)" >&2
+}
+
+# "test avg_ts" lines from either engine's JSON (one object per result).
+qlm_results() {
+    "$QLM_BENCH" -m "$1" -p "$PP" -n "$TG" -r "$REPS" -t "$THREADS" -o json |
+        python3 -c 'import json,sys
+for r in json.load(sys.stdin): print(r["test"], r["avg_ts"], r.get("weights_gbps", 0), r.get("pct_bandwidth", 0))'
+}
+
+llama_results() {
+    "$LLAMA_BENCH" -m "$1" -p "$PP" -n "$TG" -r "$REPS" -t "$THREADS" -o json 2>/dev/null |
+        python3 -c 'import json,sys
+for r in json.load(sys.stdin):
+    t = "pp%d" % r["n_prompt"] if r["n_gen"] == 0 else "tg%d" % r["n_gen"]
+    print(t, r["avg_ts"], r.get("cpu_info", ""), r.get("build_commit", ""))'
+}
+
+main() {
+    [ -x "$QLM_BENCH" ] || { log "$QLM_BENCH missing: run make first"; exit 1; }
+    build_llama_cpp
+    mkdir -p "$CACHE/models"
+    printf '| model | threads | test | qlm t/s | qlm GB/s | llama.cpp t/s | qlm / llama.cpp |\n'
+    printf '|---|---:|---|---:|---:|---:|---:|\n'
+    for spec in "${MODELS[@]}"; do
+        local preset=${spec%%:*} type=${spec#*:}
+        local f=$CACHE/models/synthetic-$preset-$type.gguf
+        [ -f "$f" ] || "$QLM_BENCH" --synthetic "$preset" --type "$type" --write "$f" -p 0 -n 0 >/dev/null
+        local q l
+        q=$(qlm_results "$f")
+        l=$(llama_results "$f")
+        while read -r test qts qgb _; do
+            local lts
+            lts=$(awk -v t="$test" '$1 == t { print $2 }' <<<"$l")
+            python3 -c 'import sys
+m, th, t, q, g, l = sys.argv[1:]
+r = "%.2f" % (float(q) / float(l)) if l else "n/a"
+print("| %s | %s | %s | %.2f | %.2f | %s | %s |" % (m, th, t, float(q), float(g), "%.2f" % float(l) if l else "n/a", r))' \
+                "$preset $type" "$THREADS" "$test" "$qts" "$qgb" "${lts:-}"
+        done <<<"$q"
+    done
+}
+
+main

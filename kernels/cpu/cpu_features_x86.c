@@ -1,0 +1,87 @@
+/* cpu_features_x86.c - x86-64 feature probe (cpuid + xgetbv) and the list of
+ * ISA tables this binary carries. A feature counts only if the CPU has it
+ * *and* the OS saves the register state it uses (XCR0), as the Intel SDM
+ * vol. 1 ch. 13 requires before using AVX/AVX-512. */
+#include <cpuid.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "cpu_features.h"
+
+extern const qlm_ops qlm_ops_avx2;
+extern const qlm_ops qlm_ops_avx512;
+
+/* The probe result: the only global state of the library, written once. */
+static unsigned g_features;
+static char g_features_str[160];
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static unsigned long long read_xcr0(void) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+
+/* Bits from the Intel SDM, CPUID leaf 1 and leaf 7 sub-leaves 0 and 1. */
+static unsigned probe_bits(void) {
+    unsigned a, b, c, d, f = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1, f16c = (c >> 29) & 1;
+    if (!osxsave || !avx) return 0;
+    const unsigned long long xcr0 = read_xcr0();
+    const int ymm_ok = (xcr0 & 0x6) == 0x6;   /* SSE + AVX state */
+    const int zmm_ok = (xcr0 & 0xe6) == 0xe6; /* + opmask, ZMM_Hi256, Hi16_ZMM */
+    if (!ymm_ok) return 0;
+    if (fma) f |= QLM_CPU_FMA;
+    if (f16c) f |= QLM_CPU_F16C;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
+    const unsigned max_sub = a;
+    if ((b >> 5) & 1) f |= QLM_CPU_AVX2;
+    if (zmm_ok) {
+        if ((b >> 16) & 1) f |= QLM_CPU_AVX512F;
+        if ((b >> 30) & 1) f |= QLM_CPU_AVX512BW;
+        if ((b >> 31) & 1) f |= QLM_CPU_AVX512VL;
+        if ((c >> 11) & 1) f |= QLM_CPU_AVX512VNNI;
+        if ((d >> 23) & 1) f |= QLM_CPU_AVX512FP16;
+    }
+    if (max_sub >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+        if ((a >> 4) & 1) f |= QLM_CPU_AVXVNNI;
+        if (zmm_ok && ((a >> 5) & 1)) f |= QLM_CPU_AVX512BF16;
+    }
+    return f;
+}
+
+static void probe_once(void) {
+    static const char *names[] = {"avx2",     "fma",        "f16c",       "avx512f", "avx512bw",
+                                  "avx512vl", "avx512vnni", "avx512bf16", "avxvnni", "avx512fp16"};
+    g_features = probe_bits();
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!(g_features & (1u << i))) continue;
+        if (g_features_str[0]) strcat(g_features_str, " ");
+        strcat(g_features_str, names[i]);
+    }
+}
+
+unsigned qlm_cpu_features(void) {
+    pthread_once(&g_once, probe_once);
+    return g_features;
+}
+
+const char *qlm_cpu_features_str(void) {
+    pthread_once(&g_once, probe_once);
+    return g_features_str;
+}
+
+/* avx512: Skylake-SP and later servers, Ice Lake / Sapphire Rapids and Zen 4
+ * (VNNI + BF16 narrow it to Cooper Lake, Sapphire Rapids, Zen 4 and later);
+ * avx2: Haswell / Zen 1 and later. */
+static const qlm_cpu_table tables[] = {
+    {&qlm_ops_avx512, QLM_CPU_AVX512F | QLM_CPU_AVX512BW | QLM_CPU_AVX512VL | QLM_CPU_AVX512VNNI |
+                          QLM_CPU_AVX512BF16 | QLM_CPU_FMA | QLM_CPU_F16C | QLM_CPU_AVX2},
+    {&qlm_ops_avx2, QLM_CPU_AVX2 | QLM_CPU_FMA | QLM_CPU_F16C},
+};
+
+int qlm_cpu_tables(const qlm_cpu_table **out) {
+    *out = tables;
+    return (int)(sizeof tables / sizeof tables[0]);
+}
