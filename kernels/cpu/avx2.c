@@ -356,19 +356,9 @@ void qlm_cpu_attention_head_avx2(float *out, const float *q, const void *k, cons
         qlm_cpu_attention_head_ref(out, q, k, v, kv_type, n_kv, stride, head_dim, scale, scores);
         return;
     }
-    float max = -INFINITY;
-    for (int64_t p = 0; p < n_kv; p++) {
-        scores[p] = dot_f16_row(q, (const uint16_t *)k + p * stride, head_dim) * scale;
-        if (scores[p] > max) max = scores[p];
-    }
-    double sum = 0.0;
-    for (int64_t p = 0; p < n_kv; p++) {
-        scores[p] = expf(scores[p] - max);
-        sum += scores[p];
-    }
-    const float inv = (float)(1.0 / sum);
     for (int64_t p = 0; p < n_kv; p++)
-        scores[p] = _cvtsh_ss(_cvtss_sh(scores[p] * inv, _MM_FROUND_TO_NEAREST_INT));
+        scores[p] = dot_f16_row(q, (const uint16_t *)k + p * stride, head_dim) * scale;
+    qlm_cpu_softmax_ref(scores, n_kv, 1);
     weighted_v_f16(out, scores, v, n_kv, stride, head_dim);
 }
 

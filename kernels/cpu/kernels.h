@@ -39,6 +39,7 @@ void qlm_cpu_attention_head_ref(float *out, const float *q, const void *k, const
 /* F16-cache attention with F16C (avx2.c): shared by the AVX2 and AVX-512 tables. */
 void qlm_cpu_attention_head_avx2(float *out, const float *q, const void *k, const void *v, qlm_type kv_type,
                                  int64_t n_kv, int64_t stride, int head_dim, float scale, float *scratch);
+void qlm_cpu_softmax_ref(float *scores, int64_t n, int round_f16);
 void qlm_cpu_swiglu_ref(float *h, const float *gate, const float *up, int64_t n);
 
 #endif

@@ -44,32 +44,38 @@ static float kv_at(const void *base, qlm_type type, int64_t i) {
     return type == QLM_TYPE_F16 ? qlm_fp16_to_fp32(((const uint16_t *)base)[i]) : ((const float *)base)[i];
 }
 
-/* Two passes, as llama.cpp's non-flash path computes it: scores, softmax
- * (sum in double), then the weighted sum of V. With an F16 cache, Q and the
- * probabilities are rounded to F16 first, exactly where ggml converts them to
- * the F16 dot-product type; mirroring that keeps our logits within llama.cpp's
- * own rounding noise. scores: n_kv floats of scratch. */
-void qlm_cpu_attention_head_ref(float *out, const float *q, const void *k, const void *v,
-                                qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim,
-                                float scale, float *scores) {
-    const int f16 = kv_type == QLM_TYPE_F16;
+/* In place: scores (n, already scaled) -> softmax, summed in double as
+ * ggml does; with round_f16 each probability is then rounded to F16, exactly
+ * where llama.cpp's non-flash path converts it to the F16 dot-product type. */
+void qlm_cpu_softmax_ref(float *scores, int64_t n, int round_f16) {
     float max = -INFINITY;
-    for (int64_t p = 0; p < n_kv; p++) {
-        float s = 0.0f;
-        for (int d = 0; d < head_dim; d++) s += q[d] * kv_at(k, kv_type, p * stride + d);
-        scores[p] = s * scale;
+    for (int64_t p = 0; p < n; p++)
         if (scores[p] > max) max = scores[p];
-    }
     double sum = 0.0;
-    for (int64_t p = 0; p < n_kv; p++) {
+    for (int64_t p = 0; p < n; p++) {
         scores[p] = expf(scores[p] - max);
         sum += scores[p];
     }
     const float inv = (float)(1.0 / sum);
-    for (int64_t p = 0; p < n_kv; p++) {
+    for (int64_t p = 0; p < n; p++) {
         scores[p] *= inv;
-        if (f16) scores[p] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(scores[p]));
+        if (round_f16) scores[p] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(scores[p]));
     }
+}
+
+/* Two passes, as llama.cpp's non-flash path computes it: scores, softmax,
+ * then the weighted sum of V. With an F16 cache Q arrives rounded to F16 and
+ * the probabilities are rounded too; mirroring ggml's conversions keeps our
+ * logits within llama.cpp's own rounding noise. scores: n_kv floats of scratch. */
+void qlm_cpu_attention_head_ref(float *out, const float *q, const void *k, const void *v,
+                                qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim,
+                                float scale, float *scores) {
+    for (int64_t p = 0; p < n_kv; p++) {
+        float s = 0.0f;
+        for (int d = 0; d < head_dim; d++) s += q[d] * kv_at(k, kv_type, p * stride + d);
+        scores[p] = s * scale;
+    }
+    qlm_cpu_softmax_ref(scores, n_kv, kv_type == QLM_TYPE_F16);
     for (int d = 0; d < head_dim; d++) {
         float acc = 0.0f;
         for (int64_t p = 0; p < n_kv; p++) acc += scores[p] * kv_at(v, kv_type, p * stride + d);
