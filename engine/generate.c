@@ -1,6 +1,7 @@
 /* generate.c - qlm_generate: tokenize, prefill, sample until done, streaming
  * whole UTF-8 characters to the caller. */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "context.h"
@@ -18,24 +19,10 @@ static double now_ms(void) {
 }
 
 static qlm_status tokenize_prompt(qlm_context *c, const char *prompt, unsigned flags, int32_t **ids, size_t *n) {
-    const qlm_tokenizer *tok = c->model->tok;
-    size_t len = 0;
-    while (prompt[len]) len++;
-    size_t cap = len + 8;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        *ids = malloc(cap * sizeof **ids);
-        if (!*ids) return qlm_err(&c->err, QLM_ERR_NOMEM, "out of memory tokenizing the prompt");
-        qlm_status st = qlm_tokenize(tok, prompt, len, *ids, cap, n, flags);
-        if (st != QLM_ERR_BUFFER_TOO_SMALL) {
-            if (st != QLM_OK) return qlm_err(&c->err, st, "tokenizing the prompt failed: %s", qlm_status_str(st));
-            if (*n == 0) return qlm_err(&c->err, QLM_ERR_INVALID_ARG, "the prompt is empty");
-            return QLM_OK;
-        }
-        free(*ids);
-        *ids = NULL;
-        cap = *n;
-    }
-    return qlm_err(&c->err, QLM_ERR_INTERNAL, "tokenizer size contract violated");
+    qlm_status st = qlm_tokenize_alloc(c->model->tok, prompt, strlen(prompt), ids, n, flags);
+    if (st != QLM_OK) return qlm_err(&c->err, st, "tokenizing the prompt failed: %s", qlm_status_str(st));
+    if (*n == 0) return qlm_err(&c->err, QLM_ERR_INVALID_ARG, "the prompt is empty");
+    return QLM_OK;
 }
 
 /* Hands the token's text to the callback as complete UTF-8; non-zero = stop. */

@@ -158,6 +158,11 @@ enum {
 qlm_status qlm_tokenize(const qlm_tokenizer *tok, const char *text, size_t len, int32_t *out,
                         size_t cap, size_t *n_out, unsigned flags);
 
+/* The same into a malloc'd array sized for the result (*ids = NULL on error;
+ * release it with free()). */
+qlm_status qlm_tokenize_alloc(const qlm_tokenizer *tok, const char *text, size_t len, int32_t **ids,
+                              size_t *n_out, unsigned flags);
+
 enum { QLM_DETOKENIZE_SPECIAL = 1u << 0 /* render control tokens as their text */ };
 
 /* Bytes of one token (may be a partial UTF-8 sequence). Same size contract. */

@@ -32,6 +32,7 @@ Test(api, null_arguments) {
     cr_expect_eq(qlm_model_n_vocab(NULL), 0);
     cr_expect_null(qlm_model_chat_template(NULL));
     cr_expect_eq(qlm_generate(NULL, NULL, NULL, NULL, NULL), QLM_ERR_INVALID_ARG);
+    cr_expect_eq(qlm_tokenize_alloc(NULL, "x", 1, NULL, NULL, 0), QLM_ERR_INVALID_ARG);
 }
 
 Test(api, missing_file_names_the_path) {

@@ -166,6 +166,25 @@ qlm_status qlm_tokenize(const qlm_tokenizer *tok, const char *text, size_t len, 
     return st;
 }
 
+/* A first guess that almost always fits (one id per byte plus BOS/EOS and the
+ * space prefix); the size contract gives the exact need when it does not. */
+qlm_status qlm_tokenize_alloc(const qlm_tokenizer *tok, const char *text, size_t len, int32_t **ids,
+                              size_t *n_out, unsigned flags) {
+    if (!ids || !n_out) return QLM_ERR_INVALID_ARG;
+    size_t cap = len + 8;
+    qlm_status st = QLM_ERR_BUFFER_TOO_SMALL;
+    for (int attempt = 0; attempt < 2 && st == QLM_ERR_BUFFER_TOO_SMALL; attempt++) {
+        if (!(*ids = malloc(cap * sizeof **ids))) return QLM_ERR_NOMEM;
+        st = qlm_tokenize(tok, text, len, *ids, cap, n_out, flags);
+        if (st != QLM_OK) {
+            free(*ids);
+            *ids = NULL;
+            cap = *n_out;
+        }
+    }
+    return st;
+}
+
 /* ------------------------------------------------------------ detokenize */
 
 /* The bytes token id renders to: control and unknown tokens only with

@@ -194,15 +194,9 @@ static int cmd_tokenize(const options *o, const char *text, size_t len) {
         return r;
     }
     unsigned flags = (o->bos ? QLM_TOKENIZE_ADD_BOS : 0) | (o->parse_special ? QLM_TOKENIZE_PARSE_SPECIAL : 0);
-    size_t n = 0, cap = len + 8;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    st = ids ? qlm_tokenize(tok, text, len, ids, cap, &n, flags) : QLM_ERR_NOMEM;
-    if (st == QLM_ERR_BUFFER_TOO_SMALL) {
-        free(ids);
-        cap = n;
-        ids = malloc(cap * sizeof *ids);
-        st = ids ? qlm_tokenize(tok, text, len, ids, cap, &n, flags) : QLM_ERR_NOMEM;
-    }
+    size_t n = 0;
+    int32_t *ids = NULL;
+    st = qlm_tokenize_alloc(tok, text, len, &ids, &n, flags);
     if (st == QLM_OK) {
         for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
         printf("\n");
