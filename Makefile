@@ -34,13 +34,16 @@ endif
 LIB_C    := $(sort $(wildcard engine/*.c models/*.c tokenizer/*.c kernels/cpu/*.c))
 # CPU kernels: one file per ISA, each built with its own target flags so one
 # binary runs on any x86-64 and picks its table at startup (kernels/cpu/select.c).
-# The per-architecture probe file decides which tables exist.
-X86_ONLY := kernels/cpu/avx2.c kernels/cpu/avx512.c kernels/cpu/cpu_features_x86.c
-ifneq ($(findstring x86_64,$(shell $(CC) -dumpmachine)),)
-  LIB_C  := $(filter-out kernels/cpu/cpu_features_generic.c,$(LIB_C))
-else
-  LIB_C  := $(filter-out $(X86_ONLY),$(LIB_C))
-endif
+# The per-architecture probe file decides which tables exist: x86-64 (cpuid)
+# or AArch64 (getauxval, the NEON tables); anything else gets the generic
+# probe and the scalar reference only. $(call cpu_drop,TRIPLET): the files
+# kernels/cpu/*.c that a compiler for TRIPLET must not build.
+X86_ONLY := kernels/cpu/avx2.c kernels/cpu/avx512.c kernels/cpu/avx512_r16.c \
+            kernels/cpu/avx2_r16.c kernels/cpu/cpu_features_x86.c
+ARM_ONLY := $(wildcard kernels/cpu/neon*.c) kernels/cpu/cpu_features_arm.c
+cpu_drop = $(if $(findstring x86_64,$(1)),$(ARM_ONLY) kernels/cpu/cpu_features_generic.c,$(if \
+             $(findstring aarch64,$(1)),$(X86_ONLY) kernels/cpu/cpu_features_generic.c,$(X86_ONLY) $(ARM_ONLY)))
+LIB_C    := $(filter-out $(call cpu_drop,$(shell $(CC) -dumpmachine)),$(LIB_C))
 LIB_CXX  :=
 ifneq ($(SP_LIBS),)
   LIB_CXX += tokenizer/sentencepiece_shim.cpp
@@ -66,13 +69,20 @@ TEST_BIN := $(BUILD)/qlm-tests
 MODEL_DIR ?= cache
 DEMO_MODEL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: all test asan fuzz demo model install clean fixtures
+.PHONY: all test asan fuzz demo model install clean fixtures kcheck kcheck-neon
 all: libqlm.a libqlm.so run bench/bench
 
 # Target-specific flags (they also apply to the asan build's objects).
 $(BUILD)/kernels/cpu/avx2.o: CFLAGS += -mavx2 -mfma -mf16c
-$(BUILD)/kernels/cpu/avx512.o: CFLAGS += -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni \
-                                         -mavx512bf16
+AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512bf16
+$(BUILD)/kernels/cpu/avx512.o: CFLAGS += $(AVX512_FLAGS)
+# -O3: the R16 tiles rely on full unrolling of their small constant loops
+# (accumulators in registers); the results do not depend on it.
+$(BUILD)/kernels/cpu/avx512_r16.o: CFLAGS += $(AVX512_FLAGS) -O3
+$(BUILD)/kernels/cpu/avx2_r16.o: CFLAGS += -mavx2 -mfma -mf16c -O3
+# neon.c is baseline armv8-a (every AArch64 CPU); neon_dotprod.c is the same
+# source with SDOT, used only where the CPU reports it.
+$(BUILD)/kernels/cpu/neon_dotprod.o: CFLAGS += -march=armv8.2-a+dotprod
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -104,10 +114,40 @@ $(DEMO_MODEL):
 # Tests read fixtures from tests/fixtures, ../shared/data/vocab and the default model.
 # deps.sh first (it may apt-get what is missing), then a fresh make so that the
 # pkg-config probes above see what it installed.
+# The kernel checks run first, so the Criterion summary stays the last line.
 test:
 	@bash scripts/deps.sh test
+	@$(MAKE) --no-print-directory kcheck
+	@$(MAKE) --no-print-directory kcheck-neon
 	@$(MAKE) --no-print-directory $(TEST_BIN) run $(DEMO_MODEL)
 	QLM_MODEL=$(DEMO_MODEL) $(TEST_BIN) --jobs 2
+
+# Kernel-check harness (tests/kcheck): every kernel table this machine runs
+# against the reference table and a double-precision oracle. Plain C over
+# the kernel objects only, so it also cross-compiles for AArch64 (objects in
+# build-aarch64/) and runs under qemu-user: once as qemu's default CPU (max:
+# dot product present) and once as a Cortex-A53 (ARMv8.0, no dot product),
+# each time checking that the probe lists exactly the tables that CPU runs.
+KCHECK_C     = tests/kcheck/kcheck.c engine/types.c engine/quant_ref.c $(filter kernels/cpu/%,$(LIB_C))
+CROSS_CC     ?= aarch64-linux-gnu-gcc
+QEMU_AARCH64 ?= qemu-aarch64
+CROSS_ROOT   ?= /usr/aarch64-linux-gnu
+QEMU_RUN     := $(QEMU_AARCH64) -L $(CROSS_ROOT)
+
+$(BUILD)/qlm-kcheck: $(KCHECK_C:%.c=$(BUILD)/%.o)
+	$(CC) $(OPT) -o $@ $^ -fopenmp -lm
+
+kcheck: $(BUILD)/qlm-kcheck
+	$(BUILD)/qlm-kcheck
+
+kcheck-neon:
+	@if ! command -v $(CROSS_CC) >/dev/null 2>&1 || ! command -v $(QEMU_AARCH64) >/dev/null 2>&1; then \
+	    echo "kcheck-neon: skipped (aarch64-linux-gnu-gcc or qemu-aarch64 not installed)"; exit 0; fi; \
+	$(MAKE) --no-print-directory BUILD=build-aarch64 CC=$(CROSS_CC) CUDA=0 build-aarch64/qlm-kcheck && \
+	echo "KCHECK_EXPECT_TABLES='ref neon neon-dot' $(QEMU_RUN) build-aarch64/qlm-kcheck" && \
+	KCHECK_EXPECT_TABLES="ref neon neon-dot" $(QEMU_RUN) build-aarch64/qlm-kcheck && \
+	echo "KCHECK_EXPECT_TABLES='ref neon' $(QEMU_RUN) -cpu cortex-a53 build-aarch64/qlm-kcheck" && \
+	KCHECK_EXPECT_TABLES="ref neon" $(QEMU_RUN) -cpu cortex-a53 build-aarch64/qlm-kcheck
 
 # Same suites, sanitized build in build-asan/. Criterion's runner leaks one
 # block of its own at exit: tests/lsan.supp silences exactly that library.
@@ -150,6 +190,6 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qlm.pc
 
 clean:
-	rm -rf build build-asan libqlm.a libqlm.so run bench/bench
+	rm -rf build build-asan build-aarch64 libqlm.a libqlm.so run bench/bench
 
--include $(shell find build build-asan -name '*.d' 2>/dev/null)
+-include $(shell find build build-asan build-aarch64 -name '*.d' 2>/dev/null)

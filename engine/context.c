@@ -71,9 +71,10 @@ static qlm_status context_alloc(qlm_context *c) {
     c->hb2 = alloc_floats(nb * hp->n_ff);
     c->scores = alloc_floats((int64_t)c->n_threads * c->n_ctx);
     c->act_scratch = malloc(max_scratch(c->model, nb) + 1);
+    c->row_tmp = malloc(c->model->tok_embd.row_bytes + 1);
     c->logits = alloc_floats((c->logits_all ? nb : 1) * (int64_t)hp->n_vocab);
     if (!c->k_cache || !c->v_cache || !c->theta || !c->x || !c->xb || !c->q || !c->att || !c->k ||
-        !c->v || !c->hb || !c->hb2 || !c->scores || !c->act_scratch || !c->logits)
+        !c->v || !c->hb || !c->hb2 || !c->scores || !c->act_scratch || !c->row_tmp || !c->logits)
         return qlm_err(&c->err, QLM_ERR_NOMEM, "out of memory allocating a context of %d tokens "
                        "(KV cache %.1f MiB)", c->n_ctx, 2.0 * kv_bytes / 1048576.0);
     init_theta(c);
@@ -122,7 +123,7 @@ qlm_status qlm_context_new(qlm_model *model, const qlm_context_params *params, q
 void qlm_context_free(qlm_context *c) {
     if (!c) return;
     void *bufs[] = {c->k_cache, c->v_cache, c->theta, c->x, c->xb, c->q, c->att, c->k, c->v,
-                    c->hb, c->hb2, c->scores, c->act_scratch, c->logits};
+                    c->hb, c->hb2, c->scores, c->act_scratch, c->row_tmp, c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }

@@ -25,6 +25,7 @@ struct qlm_context {
     float *hb, *hb2;    /* (n_batch, n_ff) FFN gate / up */
     float *scores;      /* (n_threads, n_ctx) attention scores, one row per thread */
     void *act_scratch;  /* activations converted for integer dot products */
+    void *row_tmp;      /* one embedding row's bytes, unpacked from R16 */
     float *logits;      /* (n_logits, n_vocab) */
     int32_t n_logits;   /* rows valid in logits after the last decode */
 };

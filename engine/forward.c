@@ -6,19 +6,12 @@
 #include <string.h>
 
 #include "context.h"
-
-/* llama.cpp's F16 KV path converts Q to F16 before the Q.K dot product; doing
- * the same keeps our greedy tokens on the same side of near-ties. */
-static void round_to_f16(float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(x[i]));
-}
+#include "pack.h"
 
 static void embed_tokens(qlm_context *ctx, const int32_t *tokens, int32_t n_tok) {
     const qlm_tensor *e = &ctx->model->tok_embd;
-    const qlm_type_traits *t = qlm_type_traits_get(e->type);
     const int64_t n_embd = ctx->model->hp.n_embd;
-    for (int32_t i = 0; i < n_tok; i++)
-        t->to_float((const char *)e->data + (size_t)tokens[i] * e->row_bytes, ctx->x + i * n_embd, n_embd);
+    for (int32_t i = 0; i < n_tok; i++) qlm_tensor_row_to_float(e, tokens[i], ctx->x + i * n_embd, ctx->row_tmp);
 }
 
 /* Stores the new K/V rows (n_tok, kv_dim) at positions n_past.. of layer il. */
@@ -31,11 +24,8 @@ static void kv_store(qlm_context *ctx, int il, int32_t n_tok) {
         memcpy((float *)ctx->v_cache + off, ctx->v, n_tok * kv_dim * sizeof(float));
         return;
     }
-    uint16_t *kc = (uint16_t *)ctx->k_cache + off, *vc = (uint16_t *)ctx->v_cache + off;
-    for (int64_t i = 0; i < n_tok * kv_dim; i++) {
-        kc[i] = qlm_fp32_to_fp16(ctx->k[i]);
-        vc[i] = qlm_fp32_to_fp16(ctx->v[i]);
-    }
+    ctx->ops->to_f16((uint16_t *)ctx->k_cache + off, ctx->k, n_tok * kv_dim);
+    ctx->ops->to_f16((uint16_t *)ctx->v_cache + off, ctx->v, n_tok * kv_dim);
 }
 
 /* Causal grouped-query attention of the n_tok new queries over the cache. */
@@ -88,15 +78,18 @@ void qlm_forward(qlm_context *ctx, const int32_t *tokens, int32_t n_tok, int wan
         /* attention block: x += Wo attn(rope(Wq xn), rope(Wk xn), Wv xn) */
         for (int32_t i = 0; i < n_tok; i++)
             ops->rmsnorm(ctx->xb + i * e, ctx->x + i * e, l->attn_norm.data, e, hp->rms_eps);
-        ops->matmul(&l->wq, ctx->xb, n_tok, ctx->q, scr, nt); /* q (n_tok, q_dim) */
-        ops->matmul(&l->wk, ctx->xb, n_tok, ctx->k, scr, nt); /* k (n_tok, kv_dim) */
-        ops->matmul(&l->wv, ctx->xb, n_tok, ctx->v, scr, nt); /* v (n_tok, kv_dim) */
+        /* q (n_tok, q_dim), k and v (n_tok, kv_dim): one pass over the threads */
+        const qlm_tensor *qkv[3] = {&l->wq, &l->wk, &l->wv};
+        float *const qkv_out[3] = {ctx->q, ctx->k, ctx->v};
+        ops->matmul_n(qkv, qkv_out, 3, ctx->xb, n_tok, scr, nt);
         for (int32_t i = 0; i < n_tok; i++) {
             const float pos = (float)(ctx->n_past + i);
             ops->rope(ctx->q + i * q_dim, hp->n_head, hp->head_dim, hp->n_rot, ctx->theta, pos, hp->rope_style);
             ops->rope(ctx->k + i * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, ctx->theta, pos, hp->rope_style);
         }
-        if (ctx->kv_type == QLM_TYPE_F16) round_to_f16(ctx->q, n_tok * q_dim);
+        /* llama.cpp's F16 KV path converts Q to F16 before the Q.K dot product;
+         * doing the same keeps our greedy tokens on the same side of near-ties */
+        if (ctx->kv_type == QLM_TYPE_F16) ops->round_f16(ctx->q, n_tok * q_dim);
         kv_store(ctx, il, n_tok);
         attention(ctx, il, n_tok);                            /* att (n_tok, q_dim) */
         ops->matmul(&l->wo, ctx->att, n_tok, ctx->xb, scr, nt); /* xb (n_tok, e) */
@@ -105,8 +98,9 @@ void qlm_forward(qlm_context *ctx, const int32_t *tokens, int32_t n_tok, int wan
         /* FFN block: x += W_down (silu(W_gate xn) * W_up xn) */
         for (int32_t i = 0; i < n_tok; i++)
             ops->rmsnorm(ctx->xb + i * e, ctx->x + i * e, l->ffn_norm.data, e, hp->rms_eps);
-        ops->matmul(&l->ffn_gate, ctx->xb, n_tok, ctx->hb, scr, nt); /* hb (n_tok, n_ff) */
-        ops->matmul(&l->ffn_up, ctx->xb, n_tok, ctx->hb2, scr, nt);
+        const qlm_tensor *gate_up[2] = {&l->ffn_gate, &l->ffn_up};
+        float *const gate_up_out[2] = {ctx->hb, ctx->hb2}; /* (n_tok, n_ff) each */
+        ops->matmul_n(gate_up, gate_up_out, 2, ctx->xb, n_tok, scr, nt);
         ops->swiglu(ctx->hb, ctx->hb, ctx->hb2, n_tok * (int64_t)hp->n_ff);
         ops->matmul(&l->ffn_down, ctx->hb, n_tok, ctx->xb, scr, nt); /* xb (n_tok, e) */
         add_rows(ctx->x, ctx->xb, n_tok * e);

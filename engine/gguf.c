@@ -575,7 +575,7 @@ static qlm_status read_all(gguf_ctx *c, int fd, qlm_errbuf *err) {
     return QLM_OK;
 }
 
-static qlm_status load_file(gguf_ctx *c, bool use_mmap, qlm_errbuf *err) {
+static qlm_status load_file(gguf_ctx *c, bool use_mmap, bool writable, qlm_errbuf *err) {
     int fd = open(c->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return qlm_err(err, QLM_ERR_IO, "%s: cannot open: %s", c->path, strerror(errno));
     struct stat sb;
@@ -592,7 +592,7 @@ static qlm_status load_file(gguf_ctx *c, bool use_mmap, qlm_errbuf *err) {
     }
     c->size = (size_t)sb.st_size;
     if (use_mmap && c->size > 0) {
-        void *m = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        void *m = mmap(NULL, c->size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_PRIVATE, fd, 0);
         if (m != MAP_FAILED) {
             c->map = m;
             c->data = m;
@@ -613,7 +613,7 @@ qlm_status gguf_open(const char *path, const gguf_open_params *params, gguf_ctx 
     gguf_ctx *c = NULL;
     qlm_status st = ctx_new(path, &c, err);
     if (st != QLM_OK) return st;
-    st = load_file(c, params->use_mmap, err);
+    st = load_file(c, params->use_mmap, params->writable, err);
     if (st == QLM_OK) st = parse(c, params->allow_unsupported_types, err);
     if (st != QLM_OK) {
         gguf_close(c);

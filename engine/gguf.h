@@ -75,6 +75,8 @@ typedef struct gguf_ctx gguf_ctx;
 typedef struct gguf_open_params {
     bool use_mmap;     /* false: read() the file into memory */
     bool allow_unsupported_types; /* accept known ggml type ids qlm cannot compute */
+    bool writable;     /* map copy-on-write, so weights can be repacked in place
+                          (the file itself is never written) */
 } gguf_open_params;
 
 /* Opens and validates a file. On failure returns an error status, writes the

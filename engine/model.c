@@ -10,7 +10,7 @@
 #include "tokenizer.h"
 
 qlm_model_params qlm_model_default_params(void) {
-    qlm_model_params p = {.use_mmap = 1, .n_threads = 0, .vocab_only = 0,
+    qlm_model_params p = {.use_mmap = 1, .n_threads = 0, .vocab_only = 0, .repack = 1,
                           .log_fn = NULL, .log_user = NULL, .log_level = QLM_LOG_INFO};
     return p;
 }
@@ -83,7 +83,8 @@ static qlm_status model_load_weights(qlm_model *m) {
 }
 
 static qlm_status model_load(qlm_model *m, const qlm_model_params *p) {
-    gguf_open_params gp = {.use_mmap = p->use_mmap != 0, .allow_unsupported_types = true};
+    gguf_open_params gp = {.use_mmap = p->use_mmap != 0, .allow_unsupported_types = true,
+                           .writable = p->repack != 0 && !p->vocab_only};
     qlm_status st = gguf_open(m->path, &gp, &m->gguf, &m->err);
     if (st != QLM_OK) return st;
     if ((st = model_copy_strings(m)) != QLM_OK) return st;
@@ -94,6 +95,7 @@ static qlm_status model_load(qlm_model *m, const qlm_model_params *p) {
     if (p->vocab_only) return QLM_OK;
     if ((st = model_find_arch(m)) != QLM_OK) return st;
     if ((st = model_load_weights(m)) != QLM_OK) return st;
+    if (p->repack && (st = qlm_model_repack(m)) != QLM_OK) return st;
     const char *note;
     m->ops = qlm_ops_select_note(&note);
     if (note) qlm_log(&m->log, QLM_LOG_WARN, "kernels: %s", note);

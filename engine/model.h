@@ -59,4 +59,7 @@ struct qlm_model {
     const qlm_ops *ops;
 };
 
+/* Interleaves the quantized matmul weights for the SIMD kernels (repack.c). */
+qlm_status qlm_model_repack(qlm_model *m);
+
 #endif

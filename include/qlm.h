@@ -63,6 +63,9 @@ typedef struct qlm_model_params {
     int use_mmap;            /* 1: map the file (default); 0: read() it into memory */
     int n_threads;           /* default threads for contexts; 0 = all cores */
     int vocab_only;          /* 1: load tokenizer and metadata only, no weights */
+    int repack;              /* 1: interleave quantized weights for the SIMD kernels
+                                at load (default; same results, faster); 0: use
+                                them as stored */
     qlm_log_fn log_fn;       /* NULL: no logging */
     void *log_user;
     qlm_log_level log_level; /* messages above this level are dropped */

@@ -4,6 +4,7 @@
  * logits and reproduce its 64 greedy tokens. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <string.h>
 
 #include "ops.h"
 #include "qlm.h"
@@ -19,6 +20,13 @@
  * An engine as exact as llama.cpp can therefore only be held to that spread:
  * 0.5, still far below the 1-10 gaps between the top-10 candidates. */
 #define LOGIT_TOL 0.5
+
+/* Much of that noise is a common shift of all logits (within one prompt our
+ * top-10 differences from llama.cpp often share a sign: +0.22 .. +0.52),
+ * which changes no probability. The top-10 are therefore compared up to
+ * their mean difference (within LOGIT_TOL), and the shift itself is only
+ * bounded loosely. */
+#define LOGIT_SHIFT_TOL 1.0
 
 /* A greedy step whose oracle margin (top1 - top2) is below this is a near-tie
  * where two exact engines may pick differently; the continuations then
@@ -61,10 +69,14 @@ static void check_top10(const float *logits, int idx) {
     double v[20];
     cr_assert_eq(tu_parse_numbers(s, v, 20), 20);
     free(s);
+    double shift = 0;
+    for (int i = 0; i < 10; i++) shift += (logits[(int)v[2 * i]] - v[2 * i + 1]) / 10;
+    cr_expect(fabs(shift) < LOGIT_SHIFT_TOL, "prompt %d: top-10 logits shifted by %f from llama.cpp's", idx, shift);
     for (int i = 0; i < 10; i++) {
         const int id = (int)v[2 * i];
-        cr_expect(fabs(logits[id] - v[2 * i + 1]) < LOGIT_TOL, "prompt %d: logit of token %d is %f, llama.cpp %f",
-                  idx, id, logits[id], v[2 * i + 1]);
+        cr_expect(fabs(logits[id] - shift - v[2 * i + 1]) < LOGIT_TOL,
+                  "prompt %d: logit of token %d is %f, llama.cpp %f (common shift %f)", idx, id, logits[id],
+                  v[2 * i + 1], shift);
     }
 }
 
@@ -155,14 +167,10 @@ Test(forward, batched_equals_sequential, .timeout = 600) {
 /* ------------------------------------------------ every kernel table agrees */
 
 #define N_TABLE_STEPS 32
-/* SIMD tables reorder float sums, so logits move by float rounding (~1e-5
- * relative); only a near-tie in the reference's own top-2 may flip a token. */
-#define TABLE_TIE_MARGIN 0.05
 
-/* Greedy tokens with the table QLM_CPU names (read at model load); margin[i]
- * is top1 - top2 of the logits that chose token i. */
-static void greedy_with(const char *table, const int32_t *prompt, size_t n_prompt, int32_t *toks,
-                        double *margin) {
+/* Greedy tokens with the table QLM_CPU names (read at model load), and the
+ * logits of the first step. */
+static int greedy_with(const char *table, const int32_t *prompt, size_t n_prompt, int32_t *toks, float *first) {
     setenv("QLM_CPU", table, 1);
     qlm_model *m = load_model();
     cr_assert_str_eq(qlm_system_info(), table, "QLM_CPU=%s not honoured", table);
@@ -174,38 +182,39 @@ static void greedy_with(const char *table, const int32_t *prompt, size_t n_promp
     const float *logits = NULL;
     cr_assert_eq(qlm_decode(ctx, prompt, (int32_t)n_prompt, &logits), QLM_OK);
     const int n_vocab = qlm_model_n_vocab(m);
+    cr_assert_leq(n_vocab, 65536);
+    memcpy(first, logits, sizeof(float) * n_vocab);
     for (int i = 0; i < N_TABLE_STEPS; i++) {
         toks[i] = argmax(logits, n_vocab);
-        float second = -INFINITY;
-        for (int v = 0; v < n_vocab; v++)
-            if (v != toks[i] && logits[v] > second) second = logits[v];
-        margin[i] = logits[toks[i]] - second;
         cr_assert_eq(qlm_decode(ctx, &toks[i], 1, &logits), QLM_OK);
     }
     qlm_context_free(ctx);
     qlm_model_free(m);
+    return n_vocab;
 }
 
-/* Each SIMD table this CPU runs reproduces the reference table's greedy
- * tokens, up to the first near-tie of the reference. Criterion runs each
+/* Each SIMD table this CPU runs reproduces the reference table exactly on
+ * the default model: its matmuls are all packed (R16 kernels compute each
+ * block's integer dot exactly and scale in the reference's order) and the
+ * attention kernels sum in the reference's lane order, so the first logits
+ * are the same bits and all greedy tokens are the same. (This model turns
+ * any float reordering in attention into logit changes of ~0.3, which is why
+ * exactness is engineered rather than approximated.) Criterion runs each
  * test in its own process, so setting QLM_CPU here touches no other test. */
 Test(forward, every_kernel_table_matches_ref, .timeout = 600) {
     const qlm_ops *tables[16];
     const int n_tables = qlm_ops_list(tables, 16);
     int32_t prompt[1024], ref[N_TABLE_STEPS], got[N_TABLE_STEPS];
-    double ref_margin[N_TABLE_STEPS], margin[N_TABLE_STEPS];
     const size_t n_prompt = read_ids(ORACLE ".0.prompt_tokens", prompt, 1024);
-    greedy_with("ref", prompt, n_prompt, ref, ref_margin);
+    float *ref_logits = malloc(sizeof(float) * 65536), *logits = malloc(sizeof(float) * 65536);
+    const int n_vocab = greedy_with("ref", prompt, n_prompt, ref, ref_logits);
     for (int t = 1; t < n_tables; t++) {
-        greedy_with(tables[t]->name, prompt, n_prompt, got, margin);
-        for (int i = 0; i < N_TABLE_STEPS; i++) {
-            if (got[i] == ref[i]) continue;
-            cr_assert(ref_margin[i] < TABLE_TIE_MARGIN, "%s: step %d token %d, ref %d (ref margin %.4f)",
-                      tables[t]->name, i, got[i], ref[i], ref_margin[i]);
-            fprintf(stderr, "note: %s left ref's tokens at step %d, a near-tie (margin %.4f)\n", tables[t]->name, i,
-                    ref_margin[i]);
-            break;
-        }
+        greedy_with(tables[t]->name, prompt, n_prompt, got, logits);
+        cr_expect(memcmp(ref_logits, logits, sizeof(float) * n_vocab) == 0, "%s: first-step logits differ from ref",
+                  tables[t]->name);
+        for (int i = 0; i < N_TABLE_STEPS; i++)
+            cr_expect_eq(got[i], ref[i], "%s: step %d token %d, ref %d", tables[t]->name, i, got[i], ref[i]);
     }
     cr_expect(n_tables >= 1);
+    free(ref_logits), free(logits);
 }

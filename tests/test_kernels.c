@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h" /* qlm_expf_ref */
 #include "ops.h"
+#include "pack.h"
 #include "qlm.h"
 
 /* every table this machine runs; filled before each test */
@@ -117,6 +119,58 @@ Test(kernels, swiglu_matches_double_and_extremes) {
     }
 }
 
+/* The engine's exp, which every table replays bit for bit: within 2 ulp of
+ * exp over the whole range softmax and SiLU use (Cephes' polynomial is
+ * ~1 ulp; the reduction adds at most one more rounding), and exactly 0, +Inf,
+ * NaN at the edges. */
+Test(kernels, expf_ref_within_2_ulp) {
+    double worst = 0;
+    for (float x = -87.0f; x < 88.0f; x += 0.0013f) {
+        const double want = exp((double)x), got = qlm_expf_ref(x);
+        const double ulp = ldexp(1.0, ilogb(want) - 23);
+        const double err = fabs(got - want) / ulp;
+        if (err > worst) worst = err;
+    }
+    cr_expect_leq(worst, 2.0, "worst error %.2f ulp", worst);
+    cr_expect_eq(qlm_expf_ref(0.0f), 1.0f);
+    cr_expect_eq(qlm_expf_ref(-100.0f), 0.0f);
+    cr_expect(isinf(qlm_expf_ref(100.0f)));
+    cr_expect(isnan(qlm_expf_ref(NAN)));
+    cr_expect_eq(qlm_expf_ref(-INFINITY), 0.0f);
+}
+
+/* SiLU and attention are reproduced bit for bit by every table (see the
+ * forward test every_kernel_table_matches_ref for why): lengths around the
+ * vector widths, inputs across exp's range and its edges. */
+Test(kernels, swiglu_and_attention_bitwise_equal_ref) {
+    float g[203], u[203], h[203], hr[203];
+    fill(g, 203, 30.0f), fill(u, 203, 2.0f);
+    g[3] = NAN, g[10] = 1000.0f, g[11] = -1000.0f, g[12] = 88.5f, g[13] = -88.0f, g[14] = 0.0f;
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (int n = 1; n <= 203; n += 17) {
+            tables[t]->swiglu(h, g, u, n);
+            qlm_ops_ref.swiglu(hr, g, u, n);
+            cr_expect(memcmp(h, hr, n * sizeof(float)) == 0, "%s swiglu n %d", tables[t]->name, n);
+        }
+    const int hds[] = {64, 72, 80, 128};
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (int i = 0; i < 4; i++)
+            for (int64_t n_kv = 1; n_kv <= 70; n_kv += 23) {
+                const int hd = hds[i];
+                float q[128], *kf = malloc(n_kv * hd * 4), *vf = malloc(n_kv * hd * 4), out[128], outr[128];
+                uint16_t *k = malloc(n_kv * hd * 2), *v = malloc(n_kv * hd * 2);
+                float *scr = malloc(n_kv * 4);
+                fill(q, hd, 3.0f), fill(kf, n_kv * hd, 3.0f), fill(vf, n_kv * hd, 1.0f);
+                for (int64_t j = 0; j < n_kv * hd; j++) k[j] = qlm_fp32_to_fp16(kf[j]), v[j] = qlm_fp32_to_fp16(vf[j]);
+                for (int d = 0; d < hd; d++) q[d] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(q[d]));
+                tables[t]->attention_head(out, q, k, v, QLM_TYPE_F16, n_kv, hd, hd, 0.125f, scr);
+                qlm_ops_ref.attention_head(outr, q, k, v, QLM_TYPE_F16, n_kv, hd, hd, 0.125f, scr);
+                cr_expect(memcmp(out, outr, hd * sizeof(float)) == 0, "%s attention hd %d n_kv %lld", tables[t]->name,
+                          hd, (long long)n_kv);
+                free(kf), free(vf), free(k), free(v), free(scr);
+            }
+}
+
 /* softmax(scale q.K) V in double over the values as the kernel sees them
  * (F16 caches hold rounded values; Q is rounded like the forward pass does). */
 static void attention_double(double *out, const float *q, const float *k, const float *v, int64_t n_kv,
@@ -204,7 +258,7 @@ static void check_matmul(const qlm_ops *ops, qlm_type type, int64_t n_in, int64_
         tt->from_float(wf + r * n_in, (char *)wq + r * row, n_in);
         tt->to_float((char *)wq + r * row, wd + r * n_in, n_in);
     }
-    qlm_tensor w = {"w", type, {n_in, n_out, 1, 1}, row, wq};
+    qlm_tensor w = {"w", type, {n_in, n_out, 1, 1}, row, wq, QLM_LAYOUT_ROWS};
     ops->matmul(&w, x, n_tok, y, scr, threads);
     for (int64_t i = 0; i < n_tok; i++) {
         at->from_float(x + i * n_in, xq, n_in);
@@ -246,7 +300,7 @@ Test(kernels, matmul_thread_count_is_invisible) {
     void *wq = malloc(row * n_out), *scr = malloc(qlm_matmul_scratch_size(QLM_TYPE_Q4_1, n_in, n_tok));
     fill(wf, n_in * n_out, 1.0f), fill(x, n_in * n_tok, 1.0f);
     qlm_type_traits_get(QLM_TYPE_Q4_1)->from_float(wf, wq, n_in * n_out);
-    qlm_tensor w = {"w", QLM_TYPE_Q4_1, {n_in, n_out, 1, 1}, row, wq};
+    qlm_tensor w = {"w", QLM_TYPE_Q4_1, {n_in, n_out, 1, 1}, row, wq, QLM_LAYOUT_ROWS};
     for (size_t t = 0; t < N_TABLES; t++) {
         tables[t]->matmul(&w, x, n_tok, y1, scr, 1);
         tables[t]->matmul(&w, x, n_tok, y2, scr, 2);
@@ -297,8 +351,8 @@ static void make_activations(float *x, int64_t n_in, int64_t n_tok, int xcase) {
 /* One adversarial case on one table: each output against the double product
  * of the dequantized operands (within the same 1e-5 * sum|w x| bound as
  * check_matmul), and NaN/Inf exactly where the reference table has them. */
-static void check_matmul_adv(const qlm_ops *ops, qlm_type type, int64_t n_in, int64_t n_out, int64_t n_tok,
-                             int wcase, int xcase) {
+static void check_matmul_adv_layout(const qlm_ops *ops, qlm_type type, int64_t n_in, int64_t n_out,
+                                    int64_t n_tok, int wcase, int xcase, qlm_layout layout) {
     const qlm_type_traits *tt = qlm_type_traits_get(type), *at = qlm_type_traits_get(tt->vec_dot_type);
     const size_t row = qlm_row_size(type, n_in), arow = qlm_row_size(tt->vec_dot_type, n_in);
     float *wf = malloc(n_in * n_out * 4), *x = malloc(n_in * n_tok * 4), *wd = malloc(n_in * n_out * 4);
@@ -311,9 +365,26 @@ static void check_matmul_adv(const qlm_ops *ops, qlm_type type, int64_t n_in, in
         if (wcase == W_EXTREME) make_extreme(type, (char *)wq + r * row, n_in);
         tt->to_float((char *)wq + r * row, wd + r * n_in, n_in);
     }
-    qlm_tensor w = {"w", type, {n_in, n_out, 1, 1}, row, wq};
+    qlm_tensor w = {"w", type, {n_in, n_out, 1, 1}, row, wq, QLM_LAYOUT_ROWS};
+    void *packed = NULL; /* R16: the kernels read a packed copy; wq stays row-major for the checks */
+    if (layout == QLM_LAYOUT_R16) {
+        void *tmp = malloc(QLM_PACK_ROWS * row);
+        packed = malloc(row * n_out);
+        memcpy(packed, wq, row * n_out);
+        qlm_pack_groups(&w, packed, 0, n_out / QLM_PACK_ROWS, tmp);
+        free(tmp);
+        w.data = packed, w.layout = QLM_LAYOUT_R16;
+    }
     ops->matmul(&w, x, n_tok, y, scr, 2);
     qlm_ops_ref.matmul(&w, x, n_tok, yr, scr, 2);
+    /* R16 kernels compute each block's integer dot exactly and apply the
+     * scales with separate multiplies and adds in the reference's order:
+     * every ISA gives the reference's bits */
+    if (packed)
+        for (int64_t i = 0; i < n_out * n_tok; i++)
+            cr_expect(memcmp(&y[i], &yr[i], 4) == 0 || (isnan(y[i]) && isnan(yr[i])),
+                      "%s %s r16 n %lld out %lld: [%lld] %.9g vs ref %.9g", ops->name, tt->name, (long long)n_in,
+                      (long long)n_out, (long long)i, y[i], yr[i]);
     for (int64_t i = 0; i < n_tok; i++) {
         at->from_float(x + i * n_in, xq, n_in);
         at->to_float(xq, xd, n_in);
@@ -335,7 +406,12 @@ static void check_matmul_adv(const qlm_ops *ops, qlm_type type, int64_t n_in, in
                       "%.9g vs %.9g", ops->name, tt->name, (long long)n_in, (long long)i, (long long)r, wcase, xcase, got, want);
         }
     }
-    free(wf), free(x), free(wd), free(xd), free(y), free(yr), free(wq), free(xq), free(scr);
+    free(wf), free(x), free(wd), free(xd), free(y), free(yr), free(wq), free(xq), free(scr), free(packed);
+}
+
+static void check_matmul_adv(const qlm_ops *ops, qlm_type type, int64_t n_in, int64_t n_out, int64_t n_tok,
+                             int wcase, int xcase) {
+    check_matmul_adv_layout(ops, type, n_in, n_out, n_tok, wcase, xcase, QLM_LAYOUT_ROWS);
 }
 
 /* n a multiple of the block (32) but not of the SIMD width (8/16 floats, 64
@@ -356,6 +432,25 @@ Test(kernels, matmul_simd_matches_ref_adversarial) {
             for (int64_t n = 1; n <= 40; n += 3) check_matmul_adv(tables[t], types[k], n, 3, 2, W_RANDOM, X_NONFINITE);
 }
 
+/* The packed (R16) kernels: 16-row groups x token tiles of 8 (AVX-512) and
+ * 2 (AVX2) with every tail, against the double product and bit for bit
+ * against the packed reference. */
+Test(kernels, matmul_r16_matches_ref_adversarial) {
+    const qlm_type types[] = {QLM_TYPE_Q8_0, QLM_TYPE_Q4_0, QLM_TYPE_Q4_1};
+    const int64_t ns[] = {32, 96, 544}, toks[] = {1, 2, 3, 7, 8, 13};
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (size_t k = 0; k < 3; k++)
+            for (int a = 0; a < 3; a++)
+                for (int o = 0; o < 6; o++)
+                    for (int wc = W_RANDOM; wc <= W_EXTREME; wc++)
+                        for (int xc = X_RANDOM; xc <= X_NONFINITE; xc++)
+                            check_matmul_adv_layout(tables[t], types[k], ns[a], o % 2 ? 48 : 16, toks[o], wc, xc,
+                                                    QLM_LAYOUT_R16);
+    for (size_t t = 0; t < N_TABLES; t++) /* a long row: 128 blocks */
+        for (size_t k = 0; k < 3; k++)
+            check_matmul_adv_layout(tables[t], types[k], 4096, 32, 5, W_RANDOM, X_SCALES, QLM_LAYOUT_R16);
+}
+
 /* A NaN activation poisons a float-weight row; the Q8 quantizers map NaN to
  * 0 (the reference does, via fmaxf and its NaN check), so there the row
  * stays finite, on every table alike. An Inf activation makes the block
@@ -372,7 +467,7 @@ Test(kernels, matmul_nonfinite_activations_like_ref) {
             const qlm_type_traits *tt = qlm_type_traits_get(types[k]);
             uint8_t wq[256], scr[256];
             tt->from_float(wf, wq, n_in);
-            qlm_tensor w = {"w", types[k], {n_in, 1, 1, 1}, qlm_row_size(types[k], n_in), wq};
+            qlm_tensor w = {"w", types[k], {n_in, 1, 1, 1}, qlm_row_size(types[k], n_in), wq, QLM_LAYOUT_ROWS};
             tables[t]->matmul(&w, x, 2, y, scr, 1);
             cr_expect(tt->is_quantized ? isfinite(y[0]) : isnan(y[0]), "%s %s NaN row: %g", tables[t]->name, tt->name, y[0]);
             cr_expect(tt->is_quantized ? isnan(y[1]) : isinf(y[1]), "%s %s Inf row: %g", tables[t]->name, tt->name, y[1]);
@@ -415,10 +510,10 @@ Test(kernels, matmul_row_blocking_is_invisible) {
             const size_t row = qlm_row_size(types[k], n_in);
             void *wq = malloc(row * n_out), *scr = malloc(qlm_matmul_scratch_size(types[k], n_in, n_tok) + 1);
             tt->from_float(wf, wq, n_in * n_out);
-            qlm_tensor w = {"w", types[k], {n_in, n_out, 1, 1}, row, wq};
+            qlm_tensor w = {"w", types[k], {n_in, n_out, 1, 1}, row, wq, QLM_LAYOUT_ROWS};
             tables[t]->matmul(&w, x, n_tok, y, scr, 2);
             for (int64_t r = 0; r < n_out; r++) {
-                qlm_tensor wr = {"w", types[k], {n_in, 1, 1, 1}, row, (char *)wq + r * row};
+                qlm_tensor wr = {"w", types[k], {n_in, 1, 1, 1}, row, (char *)wq + r * row, QLM_LAYOUT_ROWS};
                 tables[t]->matmul(&wr, x, n_tok, y1, scr, 1);
                 for (int i = 0; i < n_tok; i++)
                     cr_expect(memcmp(&y1[i], &y[i * n_out + r], 4) == 0, "%s %s row %lld tok %d: %.9g vs %.9g",

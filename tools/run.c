@@ -13,7 +13,7 @@
 typedef struct options {
     const char *model, *prompt, *prompt_file, *tokenizer, *system;
     int n_predict, n_ctx, n_batch, n_threads, verbose;
-    int chat, tokenize, info, bos, parse_special, no_special, no_mmap, context_shift, kv_f32;
+    int chat, tokenize, info, bos, parse_special, no_special, no_mmap, no_repack, context_shift, kv_f32;
     qlm_sampler_params sp;
 } options;
 
@@ -47,6 +47,8 @@ static void usage(FILE *f) {
           "      --context-shift     when the context fills, drop the older half instead of stopping\n"
           "      --kv-type f16|f32   KV cache type (default f16)\n"
           "      --no-mmap           read the model into memory instead of mapping it\n"
+          "      --no-repack         use quantized weights as stored (default: interleave them\n"
+          "                          16 rows at a time for the SIMD kernels; same results)\n"
           "      --tokenize          print the prompt's token ids on one line and exit\n"
           "      --bos               with --tokenize: prepend BOS\n"
           "      --parse-special     with --tokenize: treat special-token text as special tokens\n"
@@ -117,6 +119,7 @@ static int parse_flag(options *o, const char *a) {
     struct { const char *name; int *field; } flags[] = {
         {"--chat", &o->chat}, {"--tokenize", &o->tokenize}, {"--info", &o->info}, {"--bos", &o->bos},
         {"--parse-special", &o->parse_special}, {"--no-parse-special", &o->no_special}, {"--no-mmap", &o->no_mmap},
+        {"--no-repack", &o->no_repack},
         {"--context-shift", &o->context_shift}, {"-v", &o->verbose}, {"--verbose", &o->verbose},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
@@ -326,6 +329,7 @@ static int cmd_generate(const options *o, qlm_model *m, const char *text) {
 static int run_model(const options *o, const char *text) {
     qlm_model_params mp = qlm_model_default_params();
     mp.use_mmap = !o->no_mmap;
+    mp.repack = !o->no_repack;
     mp.n_threads = o->n_threads;
     mp.log_fn = log_to_stderr;
     mp.log_level = o->verbose ? QLM_LOG_DEBUG : QLM_LOG_WARN;

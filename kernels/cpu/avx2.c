@@ -11,6 +11,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "exp.h"
 #include "kernels.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -306,6 +307,18 @@ static void quantize_q8_0_avx2(const float *x, void *dst, int64_t n) {
     }
 }
 
+/* act8 rows (pack.h), as quantize_act8_avx512. */
+static void quantize_act8_avx2(const float *x, void *dst, int64_t n) {
+    const qlm_act8 a = qlm_act8_view(dst, n);
+    for (int64_t i = 0; i < n / 32; i++) {
+        int sum;
+        const float d = q8_block(x + i * 32, (int8_t *)a.q + i * 32, &sum);
+        ((float *)a.d)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(d));
+        ((float *)a.s)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16((float)sum * d));
+        ((int32_t *)a.sum)[i] = sum;
+    }
+}
+
 static void quantize_q8_1_avx2(const float *x, void *dst, int64_t n) {
     qlm_block_q8_1 *b = dst;
     for (int64_t i = 0; i < n / QLM_QK8_1; i++) {
@@ -318,11 +331,109 @@ static void quantize_q8_1_avx2(const float *x, void *dst, int64_t n) {
 
 /* -------------------------------------------------------------- attention */
 
+/* qlm_expf_ref on 8 lanes: the same operations in the same order. */
+static inline __m256 exp8(__m256 x) {
+    const __m256 t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(QLM_LOG2E)), _mm256_set1_ps(QLM_ROUND_MAGIC));
+    const __m256 n = _mm256_sub_ps(t, _mm256_set1_ps(QLM_ROUND_MAGIC));
+    const __m256 r1 = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(QLM_LN2_HI)));
+    const __m256 r = _mm256_sub_ps(r1, _mm256_mul_ps(n, _mm256_set1_ps(QLM_LN2_LO)));
+    __m256 p = _mm256_set1_ps(QLM_EXP_P0);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(QLM_EXP_P1));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(QLM_EXP_P2));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(QLM_EXP_P3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(QLM_EXP_P4));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(QLM_EXP_P5));
+    const __m256 e = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(r, r)), r), _mm256_set1_ps(1.0f));
+    /* n is in [-126, 128] here (clamped below); exponent bits n + 127 */
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 y = _mm256_mul_ps(e, _mm256_castsi256_ps(bits));
+    y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(QLM_EXP_HI), _CMP_GT_OQ));
+    y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(QLM_EXP_LO), _CMP_LT_OQ));
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays NaN */
+}
+
+/* qlm_cpu_softmax_ref's order: exps lane-wise, the double partial sums
+ * p % 8 in two registers (lanes 0-3, 4-7), a scalar tail into the same
+ * lanes, then the 4, 2, 1 fold. */
+static void softmax_avx2(float *s, int64_t n, int round_f16) {
+    float max = -INFINITY;
+    for (int64_t p = 0; p < n; p++)
+        if (s[p] > max) max = s[p];
+    const __m256 vmax = _mm256_set1_ps(max);
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    int64_t p = 0;
+    for (; p + 8 <= n; p += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + p), vmax));
+        _mm256_storeu_ps(s + p, e);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double lane[8];
+    _mm256_storeu_pd(lane, lo);
+    _mm256_storeu_pd(lane + 4, hi);
+    for (; p < n; p++) {
+        s[p] = qlm_expf_ref(s[p] - max);
+        lane[p % 8] += (double)s[p];
+    }
+    for (int w = 4; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) lane[j] += lane[j + w];
+    const __m256 inv = _mm256_set1_ps((float)(1.0 / lane[0]));
+    for (p = 0; p + 8 <= n; p += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(s + p), inv);
+        if (round_f16) v = _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm256_storeu_ps(s + p, v);
+    }
+    for (; p < n; p++) {
+        s[p] *= _mm256_cvtss_f32(inv);
+        if (round_f16) s[p] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(s[p]));
+    }
+}
+
+/* vcvtps2ph rounds to nearest even like qlm_fp32_to_fp16 (NaNs may differ
+ * in payload, never in being NaN). */
+void qlm_cpu_to_f16_avx2(uint16_t *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    qlm_cpu_to_f16_ref(dst + i, src + i, n - i);
+}
+
+void qlm_cpu_round_f16_avx2(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
+                                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    qlm_cpu_round_f16_ref(x + i, n - i);
+}
+
+/* h = silu(gate) * up with the reference's exp and operation order. */
+void qlm_cpu_swiglu_avx2(float *h, const float *gate, const float *up, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        const __m256 sg = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(h + i, _mm256_mul_ps(sg, _mm256_loadu_ps(up + i)));
+    }
+    qlm_cpu_swiglu_ref(h + i, gate + i, up + i, n - i);
+}
+
+/* The reference's lane order (ref.c, dot16_kv): lanes 0-7 in a, 8-15 in b,
+ * multiplies and adds separate, then the same pairwise fold. */
 static float dot_f16_row(const float *q, const uint16_t *k, int head_dim) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int d = 0; d < head_dim; d += 8)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8_f16(k + d), acc);
-    return hsum_ps(acc);
+    __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+    int d = 0;
+    for (; d + 16 <= head_dim; d += 16) {
+        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_loadu_ps(q + d), load8_f16(k + d)));
+        b = _mm256_add_ps(b, _mm256_mul_ps(_mm256_loadu_ps(q + d + 8), load8_f16(k + d + 8)));
+    }
+    if (d < head_dim) /* head_dim % 16 == 8: the tail feeds lanes 0-7 */
+        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_loadu_ps(q + d), load8_f16(k + d)));
+    const __m256 s8 = _mm256_add_ps(a, b);                                                   /* j + j+8 */
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1)); /* + 4 */
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                                  /* + 2 */
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));                                /* + 1 */
 }
 
 /* out (hd) += sum_p scores[p] v[p], 64 dims (8 registers) at a time with the
@@ -339,17 +450,17 @@ static void weighted_v_f16(float *out, const float *scores, const uint16_t *v, i
             const __m256 w = _mm256_set1_ps(scores[p]);
             const uint16_t *vp = v + p * stride + d0;
             for (int j = 0; j < nv; j++)
-                acc[j] = _mm256_fmadd_ps(w, load8_f16(vp + 8 * j), acc[j]);
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(w, load8_f16(vp + 8 * j))); /* as the reference */
         }
         for (int j = 0; j < nv; j++)
             _mm256_storeu_ps(out + d0 + 8 * j, acc[j]);
     }
 }
 
-/* The reference's two passes with F16 K/V widened by F16C: the softmax is
- * the reference's (expf, sum in double, probabilities rounded to F16 as
- * llama.cpp does); only the dot products' summation order differs. F32
- * caches and head sizes that are not a multiple of 8 use the reference. */
+/* The reference's two passes with F16 K/V widened by F16C, in the
+ * reference's operation order (the same bits); the softmax is the
+ * reference's. F32 caches and head sizes that are not a multiple of 8 use
+ * the reference. */
 void qlm_cpu_attention_head_avx2(float *out, const float *q, const void *k, const void *v, qlm_type kv_type,
                                  int64_t n_kv, int64_t stride, int head_dim, float scale, float *scores) {
     if (kv_type != QLM_TYPE_F16 || head_dim % 8 != 0) {
@@ -358,7 +469,7 @@ void qlm_cpu_attention_head_avx2(float *out, const float *q, const void *k, cons
     }
     for (int64_t p = 0; p < n_kv; p++)
         scores[p] = dot_f16_row(q, (const uint16_t *)k + p * stride, head_dim) * scale;
-    qlm_cpu_softmax_ref(scores, n_kv, 1);
+    softmax_avx2(scores, n_kv, 1);
     weighted_v_f16(out, scores, v, n_kv, stride, head_dim);
 }
 
@@ -373,6 +484,10 @@ static const qlm_cpu_kernels kernels = {
             [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_avx2},
     .dot4 = {[QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_avx2, [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_avx2},
     .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_avx2, [QLM_TYPE_Q8_1] = quantize_q8_1_avx2},
+    .gemm_r16 = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_avx2,
+                 [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_avx2,
+                 [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_avx2},
+    .quantize_act8 = quantize_act8_avx2,
 };
 
 static void matmul_avx2(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
@@ -380,11 +495,19 @@ static void matmul_avx2(const qlm_tensor *w, const float *x, int64_t n_tok, floa
     qlm_cpu_matmul(&kernels, w, x, n_tok, y, scratch, n_threads);
 }
 
+static void matmul_n_avx2(const qlm_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
+                          void *scratch, int n_threads) {
+    qlm_cpu_matmul_n(&kernels, w, y, n, x, n_tok, scratch, n_threads);
+}
+
 const qlm_ops qlm_ops_avx2 = {
     .name = "avx2",
     .matmul = matmul_avx2,
+    .matmul_n = matmul_n_avx2,
     .rmsnorm = qlm_cpu_rmsnorm_ref,
     .rope = qlm_cpu_rope_ref,
     .attention_head = qlm_cpu_attention_head_avx2,
-    .swiglu = qlm_cpu_swiglu_ref,
+    .swiglu = qlm_cpu_swiglu_avx2,
+    .to_f16 = qlm_cpu_to_f16_avx2,
+    .round_f16 = qlm_cpu_round_f16_avx2,
 };

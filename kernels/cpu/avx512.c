@@ -287,6 +287,19 @@ static void quantize_q8_0_avx512(const float *x, void *dst, int64_t n) {
     }
 }
 
+/* act8 rows (pack.h): the same quants and fp16-rounded scales as the
+ * Q8_0/Q8_1 quantizers, plus the integer sum the R16 kernels subtract. */
+static void quantize_act8_avx512(const float *x, void *dst, int64_t n) {
+    const qlm_act8 a = qlm_act8_view(dst, n);
+    for (int64_t i = 0; i < n / 32; i++) {
+        int sum;
+        const float d = q8_block(x + i * 32, (int8_t *)a.q + i * 32, &sum);
+        ((float *)a.d)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(d));
+        ((float *)a.s)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16((float)sum * d));
+        ((int32_t *)a.sum)[i] = sum;
+    }
+}
+
 static void quantize_q8_1_avx512(const float *x, void *dst, int64_t n) {
     qlm_block_q8_1 *b = dst;
     for (int64_t i = 0; i < n / QLM_QK8_1; i++) {
@@ -308,6 +321,10 @@ static const qlm_cpu_kernels kernels = {
             [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_avx512},
     .dot4 = {[QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_avx512, [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_avx512},
     .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_avx512, [QLM_TYPE_Q8_1] = quantize_q8_1_avx512},
+    .gemm_r16 = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_avx512,
+                 [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_avx512,
+                 [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_avx512},
+    .quantize_act8 = quantize_act8_avx512,
 };
 
 static void matmul_avx512(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
@@ -315,11 +332,19 @@ static void matmul_avx512(const qlm_tensor *w, const float *x, int64_t n_tok, fl
     qlm_cpu_matmul(&kernels, w, x, n_tok, y, scratch, n_threads);
 }
 
+static void matmul_n_avx512(const qlm_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
+                          void *scratch, int n_threads) {
+    qlm_cpu_matmul_n(&kernels, w, y, n, x, n_tok, scratch, n_threads);
+}
+
 const qlm_ops qlm_ops_avx512 = {
     .name = "avx512",
     .matmul = matmul_avx512,
+    .matmul_n = matmul_n_avx512,
     .rmsnorm = qlm_cpu_rmsnorm_ref,
     .rope = qlm_cpu_rope_ref,
     .attention_head = qlm_cpu_attention_head_avx2, /* AVX2 code; AVX-512 CPUs run it */
-    .swiglu = qlm_cpu_swiglu_ref,
+    .swiglu = qlm_cpu_swiglu_avx2, /* AVX2 code, as attention */
+    .to_f16 = qlm_cpu_to_f16_avx2,
+    .round_f16 = qlm_cpu_round_f16_avx2,
 };

@@ -2,8 +2,9 @@
  * process, and the SIMD kernel tables compiled into this binary.
  *
  * One translation unit per architecture provides these (chosen by the
- * Makefile): cpu_features_x86.c (cpuid + xgetbv) and cpu_features_generic.c
- * (reports nothing, lists no tables). */
+ * Makefile): cpu_features_x86.c (cpuid + xgetbv), cpu_features_arm.c
+ * (AArch64, getauxval) and cpu_features_generic.c (reports nothing, lists no
+ * tables). */
 #ifndef QLM_CPU_FEATURES_H
 #define QLM_CPU_FEATURES_H
 
@@ -19,7 +20,11 @@ enum {
     QLM_CPU_AVX512VNNI = 1u << 6,
     QLM_CPU_AVX512BF16 = 1u << 7,
     QLM_CPU_AVXVNNI = 1u << 8,
-    QLM_CPU_AVX512FP16 = 1u << 9
+    QLM_CPU_AVX512FP16 = 1u << 9,
+    /* AArch64 (HWCAP_ASIMD, HWCAP_ASIMDDP, HWCAP2_I8MM) */
+    QLM_CPU_NEON = 1u << 10,
+    QLM_CPU_DOTPROD = 1u << 11,
+    QLM_CPU_I8MM = 1u << 12
 };
 
 /* Feature bits (QLM_CPU_*) usable here: the instruction set is present and the

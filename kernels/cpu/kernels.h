@@ -5,6 +5,23 @@
 #define QLM_CPU_KERNELS_H
 
 #include "ops.h"
+#include "pack.h"
+
+/* For kernel bodies that are instantiated per tile shape: inlined into each
+ * caller so the shape is a constant there and the accumulators stay in
+ * registers (GCC/Clang otherwise clone one generic copy for large bodies). */
+#if defined(__GNUC__) || defined(__clang__)
+#define QLM_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define QLM_ALWAYS_INLINE inline
+#endif
+/* The per-token loop of a tile: unrolled, so each token's accumulator is a
+ * register of its own (a pragma other compilers ignore). */
+#if defined(__GNUC__) || defined(__clang__)
+#define QLM_UNROLL_TILE _Pragma("GCC unroll 8")
+#else
+#define QLM_UNROLL_TILE
+#endif
 
 /* Quantizes n activations (n a multiple of the block size) into dst. */
 typedef void (*qlm_quantize_fn)(const float *x, void *dst, int64_t n);
@@ -23,6 +40,10 @@ typedef struct qlm_cpu_kernels {
     qlm_vec_dot_fn dot[QLM_TYPE_COUNT];
     qlm_vec_dot4_fn dot4[QLM_TYPE_COUNT]; /* optional */
     qlm_quantize_fn quantize[QLM_TYPE_COUNT];
+    /* packed (R16) weights: one 16-row group x n_tok tokens; NULL entries
+     * fall back to the scalar references in pack.c */
+    qlm_gemm_r16_fn gemm_r16[QLM_TYPE_COUNT];
+    qlm_act8_quantize_fn quantize_act8; /* NULL: qlm_act8_quantize_ref */
 } qlm_cpu_kernels;
 
 /* y (n_tok, rows) = x (n_tok, n_in) @ W^T: activations converted once, then
@@ -30,6 +51,10 @@ typedef struct qlm_cpu_kernels {
  * fixed order, so the thread count never changes a result). */
 void qlm_cpu_matmul(const qlm_cpu_kernels *k, const qlm_tensor *w, const float *x, int64_t n_tok, float *y,
                     void *scratch, int n_threads);
+/* n weights of one input x in one parallel region (QKV, gate/up): y[i] =
+ * x @ w[i]^T, activations converted once when the weights share a type. */
+void qlm_cpu_matmul_n(const qlm_cpu_kernels *k, const qlm_tensor *const *w, float *const *y, int n,
+                      const float *x, int64_t n_tok, void *scratch, int n_threads);
 
 void qlm_cpu_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps);
 void qlm_cpu_rope_ref(float *x, int n_head, int head_dim, int n_rot, const float *theta, float pos,
@@ -39,7 +64,31 @@ void qlm_cpu_attention_head_ref(float *out, const float *q, const void *k, const
 /* F16-cache attention with F16C (avx2.c): shared by the AVX2 and AVX-512 tables. */
 void qlm_cpu_attention_head_avx2(float *out, const float *q, const void *k, const void *v, qlm_type kv_type,
                                  int64_t n_kv, int64_t stride, int head_dim, float scale, float *scratch);
+/* R16 kernels of the AVX2 and AVX-512 tables (avx2_r16.c, avx512_r16.c). */
+void qlm_gemm_r16_q4_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
+void qlm_gemm_r16_q4_1_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
+void qlm_gemm_r16_q8_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
+void qlm_gemm_r16_q4_0_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                            float *y, int64_t ldy);
+void qlm_gemm_r16_q4_1_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                            float *y, int64_t ldy);
+void qlm_gemm_r16_q8_0_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                            float *y, int64_t ldy);
+void qlm_cpu_to_f16_ref(uint16_t *dst, const float *src, int64_t n);
+void qlm_cpu_round_f16_ref(float *x, int64_t n);
+/* F16C conversions (avx2.c), shared by the AVX2 and AVX-512 tables. */
+void qlm_cpu_to_f16_avx2(uint16_t *dst, const float *src, int64_t n);
+void qlm_cpu_round_f16_avx2(float *x, int64_t n);
+void qlm_cpu_swiglu_avx2(float *h, const float *gate, const float *up, int64_t n);
 void qlm_cpu_softmax_ref(float *scores, int64_t n, int round_f16);
+
+/* exp(x) in float by one fixed sequence of IEEE operations (kernels/cpu/
+ * exp.h documents it), so the scalar reference and every SIMD table that
+ * replays the sequence lane-wise get the same bits. */
+float qlm_expf_ref(float x);
 void qlm_cpu_swiglu_ref(float *h, const float *gate, const float *up, int64_t n);
 
 #endif

@@ -1,61 +1,137 @@
 /* matmul.c - the matmul driver shared by every CPU kernel table. Plain C:
- * the ISA files supply only per-type dot products and activation quantizers
- * (qlm_cpu_kernels), so threading and scratch layout live in one place. */
+ * the ISA files supply only per-type kernels (qlm_cpu_kernels), so threading
+ * and scratch layout live in one place. */
 #include "kernels.h"
 
 size_t qlm_matmul_scratch_size(qlm_type wtype, int64_t n_in, int64_t n_tok) {
     const qlm_type_traits *t = qlm_type_traits_get(wtype);
     if (!t || t->vec_dot_type == QLM_TYPE_F32) return 0; /* F32 activations used as they are */
-    return qlm_row_size(t->vec_dot_type, n_in) * (size_t)n_tok;
+    size_t row = qlm_row_size(t->vec_dot_type, n_in);
+    if (qlm_pack_supported(wtype, QLM_PACK_ROWS) && qlm_act8_row_size(n_in) > row) row = qlm_act8_row_size(n_in);
+    return row * (size_t)n_tok;
+}
+
+/* What one call computes: the weights' common type/layout, the activation
+ * conversion they share, and the kernels that read them. */
+typedef struct matmul_plan {
+    int packed;                /* R16 layout */
+    size_t act_row;            /* bytes per converted token row */
+    qlm_quantize_fn quantize;  /* NULL: F32 activations are used as they are */
+    qlm_vec_dot_fn dot;        /* row-major kernels */
+    qlm_vec_dot4_fn dot4;
+    qlm_gemm_r16_fn gemm;      /* packed kernel */
+} matmul_plan;
+
+static matmul_plan plan_for(const qlm_cpu_kernels *k, const qlm_tensor *w) {
+    const qlm_type_traits *t = qlm_type_traits_get(w->type);
+    const int64_t n_in = w->ne[0];
+    matmul_plan p = {.packed = w->layout == QLM_LAYOUT_R16, .act_row = (size_t)n_in * sizeof(float)};
+    if (p.packed) {
+        static const qlm_gemm_r16_fn refs[QLM_TYPE_COUNT] = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_ref,
+                                                             [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_ref,
+                                                             [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_ref};
+        p.gemm = k->gemm_r16[w->type] ? k->gemm_r16[w->type] : refs[w->type];
+        p.quantize = k->quantize_act8 ? k->quantize_act8 : qlm_act8_quantize_ref;
+        p.act_row = qlm_act8_row_size(n_in);
+        return p;
+    }
+    p.dot = k->dot[w->type] ? k->dot[w->type] : t->vec_dot;
+    p.dot4 = k->dot[w->type] ? k->dot4[w->type] : NULL; /* a pair, never mixed */
+    if (t->vec_dot_type != QLM_TYPE_F32) {
+        p.quantize = k->quantize[t->vec_dot_type] ? k->quantize[t->vec_dot_type]
+                                                  : qlm_type_traits_get(t->vec_dot_type)->from_float;
+        p.act_row = qlm_row_size(t->vec_dot_type, n_in);
+    }
+    return p;
+}
+
+/* Rows per work unit: a packed group, or 4 row-major rows (dot4). */
+static int64_t unit_rows(const matmul_plan *p) { return p->packed ? QLM_PACK_ROWS : 4; }
+static int64_t n_units(const matmul_plan *p, const qlm_tensor *w) {
+    return (qlm_tensor_rows(w) + unit_rows(p) - 1) / unit_rows(p);
 }
 
 /* Rows r0 .. min(r0 + 4, n_out) of y for every token. */
-static void matmul_rows(qlm_vec_dot_fn dot, qlm_vec_dot4_fn dot4, const qlm_tensor *w, int64_t r0,
-                        int64_t n_out, const char *act, size_t act_row, int64_t n_tok, float *y) {
-    const int64_t n_in = w->ne[0];
+static void rows4(const matmul_plan *p, const qlm_tensor *w, int64_t r0, const char *act, int64_t n_tok,
+                  float *y) {
+    const int64_t n_in = w->ne[0], n_out = qlm_tensor_rows(w);
     const char *wr = (const char *)w->data + r0 * w->row_bytes;
-    if (dot4 && r0 + 4 <= n_out) {
+    if (p->dot4 && r0 + 4 <= n_out) {
         for (int64_t i = 0; i < n_tok; i++)
-            dot4(n_in, &y[i * n_out + r0], wr, w->row_bytes, act + i * act_row);
+            p->dot4(n_in, &y[i * n_out + r0], wr, w->row_bytes, act + i * p->act_row);
         return;
     }
     for (int64_t r = r0; r < n_out && r < r0 + 4; r++, wr += w->row_bytes)
         for (int64_t i = 0; i < n_tok; i++)
-            dot(n_in, &y[i * n_out + r], wr, act + i * act_row);
+            p->dot(n_in, &y[i * n_out + r], wr, act + i * p->act_row);
 }
 
-/* Activations are converted once per matmul (not per row) to the type the
- * weight's dot product wants: Q8_0 for Q4_0/Q8_0, Q8_1 for Q4_1 (ggml's
- * vec_dot_type convention, which keeps our numerics close to llama.cpp's).
- * One parallel region does both steps: the conversion of token rows, a
- * barrier, then the weight rows; rows outer so each weight row is read once
- * and reused for every token. */
-void qlm_cpu_matmul(const qlm_cpu_kernels *k, const qlm_tensor *w, const float *x, int64_t n_tok, float *y,
-                    void *scratch, int n_threads) {
-    const qlm_type_traits *t = qlm_type_traits_get(w->type);
-    const int64_t n_in = w->ne[0], n_out = qlm_tensor_rows(w);
-    const qlm_vec_dot_fn dot = k->dot[w->type] ? k->dot[w->type] : t->vec_dot;
-    const qlm_vec_dot4_fn dot4 = k->dot[w->type] ? k->dot4[w->type] : NULL; /* a pair, never mixed */
-    const int convert = t->vec_dot_type != QLM_TYPE_F32;
-    qlm_quantize_fn quantize = NULL;
-    size_t act_row = (size_t)n_in * sizeof(float);
-    if (convert) {
-        quantize = k->quantize[t->vec_dot_type] ? k->quantize[t->vec_dot_type]
-                                                : qlm_type_traits_get(t->vec_dot_type)->from_float;
-        act_row = qlm_row_size(t->vec_dot_type, n_in);
+/* Unit u for tokens [t0, t1): y and act point at token 0. */
+static void run_unit(const matmul_plan *p, const qlm_tensor *w, int64_t u, const char *act, int64_t t0, int64_t t1,
+                     float *y) {
+    const int64_t n_out = qlm_tensor_rows(w);
+    act += t0 * p->act_row;
+    y += t0 * n_out;
+    if (!p->packed) {
+        rows4(p, w, 4 * u, act, t1 - t0, y);
+        return;
     }
-    const char *act = convert ? (const char *)scratch : (const char *)x;
+    const int64_t nb = w->ne[0] / qlm_type_traits_get(w->type)->block_size;
+    const char *grp = (const char *)w->data + (size_t)u * QLM_PACK_ROWS * w->row_bytes;
+    p->gemm(grp, nb, act, p->act_row, t1 - t0, y + u * QLM_PACK_ROWS, n_out);
+}
+
+/* Prompt batches are done in chunks of tokens whose converted activations
+ * stay in a core's L2 (128 rows of 5632 int8 values and scales: ~1 MiB)
+ * while every weight unit passes over them; each weight is then read
+ * n_tok / 128 times instead of the activations n_units times. */
+#define TOKEN_CHUNK 128
+
+static int same_kind(const qlm_tensor *a, const qlm_tensor *b) {
+    return a->type == b->type && a->layout == b->layout && a->ne[0] == b->ne[0];
+}
+
+/* Activations are converted once (not per row, and once for all n weights)
+ * to what the kernels read: act8 rows for packed weights, else the weight's
+ * vec_dot_type (Q8_0 for Q4_0/Q8_0, Q8_1 for Q4_1: ggml's convention, which
+ * keeps our numerics close to llama.cpp's). One parallel region does both
+ * steps: the conversion of token rows, a barrier, then the work units of all
+ * weights, each unit's rows for every token (a weight row is read once).
+ * Units are fixed by index, so the thread count never changes a result. */
+void qlm_cpu_matmul_n(const qlm_cpu_kernels *k, const qlm_tensor *const *w, float *const *y, int n,
+                      const float *x, int64_t n_tok, void *scratch, int n_threads) {
+    for (int i = 1; i < n; i++)
+        if (!same_kind(w[0], w[i])) { /* nothing shared: one call each */
+            for (int j = 0; j < n; j++) qlm_cpu_matmul_n(k, &w[j], &y[j], 1, x, n_tok, scratch, n_threads);
+            return;
+        }
+    const matmul_plan p = plan_for(k, w[0]);
+    const int64_t n_in = w[0]->ne[0];
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) total += n_units(&p, w[i]);
+    const char *act = p.quantize ? (const char *)scratch : (const char *)x;
 #pragma omp parallel num_threads(n_threads)
     {
-        if (convert) {
+        if (p.quantize) {
 #pragma omp for schedule(static)
-            for (int64_t i = 0; i < n_tok; i++)
-                quantize(x + i * n_in, (char *)scratch + i * act_row, n_in);
+            for (int64_t i = 0; i < n_tok; i++) p.quantize(x + i * n_in, (char *)scratch + i * p.act_row, n_in);
         }
-        /* groups of 4 rows, fixed by index: a row is blocked or not whatever
-         * the thread count, so threads never change a result */
-#pragma omp for schedule(static)
-        for (int64_t g = 0; g < (n_out + 3) / 4; g++)
-            matmul_rows(dot, dot4, w, 4 * g, n_out, act, act_row, n_tok, y);
+        /* nowait: units write disjoint outputs, so a thread starts its share of
+         * the next chunk without waiting for the other threads */
+        for (int64_t t0 = 0; t0 < n_tok; t0 += TOKEN_CHUNK) {
+            const int64_t t1 = t0 + TOKEN_CHUNK < n_tok ? t0 + TOKEN_CHUNK : n_tok;
+#pragma omp for schedule(static) nowait
+            for (int64_t u = 0; u < total; u++) {
+                int i = 0;
+                int64_t v = u;
+                while (v >= n_units(&p, w[i])) v -= n_units(&p, w[i++]);
+                run_unit(&p, w[i], v, act, t0, t1, y[i]);
+            }
+        }
     }
+}
+
+void qlm_cpu_matmul(const qlm_cpu_kernels *k, const qlm_tensor *w, const float *x, int64_t n_tok, float *y,
+                    void *scratch, int n_threads) {
+    qlm_cpu_matmul_n(k, &w, &y, 1, x, n_tok, scratch, n_threads);
 }

@@ -22,6 +22,11 @@ typedef struct qlm_ops {
     void (*matmul)(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
                    int n_threads);
 
+    /* The same for n weights sharing the input x (y[i] = x @ w[i]^T), in
+     * one pass over the threads: QKV, gate/up. scratch as for the largest. */
+    void (*matmul_n)(const qlm_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
+                     void *scratch, int n_threads);
+
     /* out (n) = x (n) / rms(x) * w (n) */
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
 
@@ -39,13 +44,18 @@ typedef struct qlm_ops {
 
     /* h (n) = silu(gate (n)) * up (n) */
     void (*swiglu)(float *h, const float *gate, const float *up, int64_t n);
+
+    /* dst (n halves) = src rounded to F16 (nearest even), as qlm_fp32_to_fp16 */
+    void (*to_f16)(uint16_t *dst, const float *src, int64_t n);
+    /* x (n) rounded to F16 and back, in place */
+    void (*round_f16)(float *x, int64_t n);
 } qlm_ops;
 
 /* The scalar reference table (kernels/cpu/ref.c). */
 extern const qlm_ops qlm_ops_ref;
 
-/* Picks the best table this CPU runs (avx512 > avx2 > ref);
- * QLM_CPU=ref|avx2|avx512 forces one. */
+/* Picks the best table this CPU runs (avx512 > avx2 > ref; neon-dot > neon
+ * > ref on AArch64); QLM_CPU=ref|avx2|avx512|neon|neon-dot forces one. */
 const qlm_ops *qlm_ops_select(void);
 
 /* The same, and *note says why QLM_CPU was not honoured (an unknown name or

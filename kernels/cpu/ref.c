@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "exp.h"
 #include "kernels.h"
 
 /* The reference matmul is the shared driver with no SIMD kernels: every
@@ -14,6 +15,11 @@ static const qlm_cpu_kernels no_kernels;
 static void matmul_ref(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
                        int n_threads) {
     qlm_cpu_matmul(&no_kernels, w, x, n_tok, y, scratch, n_threads);
+}
+
+static void matmul_n_ref(const qlm_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
+                          void *scratch, int n_threads) {
+    qlm_cpu_matmul_n(&no_kernels, w, y, n, x, n_tok, scratch, n_threads);
 }
 
 void qlm_cpu_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps) {
@@ -44,18 +50,51 @@ static float kv_at(const void *base, qlm_type type, int64_t i) {
     return type == QLM_TYPE_F16 ? qlm_fp16_to_fp32(((const uint16_t *)base)[i]) : ((const float *)base)[i];
 }
 
+/* exp(x) = 2^n * e^r with n = round(x / ln 2) and |r| <= ln(2) / 2: r by a
+ * two-constant Cody-Waite reduction, e^r by a degree-7 polynomial (Cephes'
+ * expf coefficients, ~1 ulp), 2^n by building the exponent bits. Only
+ * multiplies, adds and compares, each rounded once (the build disables
+ * fused multiply-add contraction), so SIMD lanes reproduce it exactly.
+ * Below -87.34 the result flushes to 0; from 88.38 (where n reaches 128) it
+ * is +Inf, 0.34 short of float's true overflow: no caller gets near. */
+float qlm_expf_ref(float x) {
+    if (x != x) return x;
+    if (x > QLM_EXP_HI) return INFINITY;
+    if (x < QLM_EXP_LO) return 0.0f;
+    const float t = x * QLM_LOG2E + QLM_ROUND_MAGIC; /* round to nearest integer, in the low mantissa bits */
+    const float n = t - QLM_ROUND_MAGIC;
+    const float r1 = x - n * QLM_LN2_HI;
+    const float r = r1 - n * QLM_LN2_LO;
+    float p = QLM_EXP_P0;
+    p = p * r + QLM_EXP_P1;
+    p = p * r + QLM_EXP_P2;
+    p = p * r + QLM_EXP_P3;
+    p = p * r + QLM_EXP_P4;
+    p = p * r + QLM_EXP_P5;
+    const float r2 = r * r;
+    const float e = p * r2 + r + 1.0f;
+    const uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return e * scale;
+}
+
 /* In place: scores (n, already scaled) -> softmax, summed in double as
- * ggml does; with round_f16 each probability is then rounded to F16, exactly
+ * ggml does (8 partial sums, p % 8, folded 4, 2, 1: the order SIMD tables
+ * replay); with round_f16 each probability is then rounded to F16, exactly
  * where llama.cpp's non-flash path converts it to the F16 dot-product type. */
 void qlm_cpu_softmax_ref(float *scores, int64_t n, int round_f16) {
     float max = -INFINITY;
     for (int64_t p = 0; p < n; p++)
         if (scores[p] > max) max = scores[p];
-    double sum = 0.0;
+    double lane[8] = {0};
     for (int64_t p = 0; p < n; p++) {
-        scores[p] = expf(scores[p] - max);
-        sum += scores[p];
+        scores[p] = qlm_expf_ref(scores[p] - max);
+        lane[p % 8] += (double)scores[p];
     }
+    for (int w = 4; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) lane[j] += lane[j + w];
+    const double sum = lane[0];
     const float inv = (float)(1.0 / sum);
     for (int64_t p = 0; p < n; p++) {
         scores[p] *= inv;
@@ -63,35 +102,66 @@ void qlm_cpu_softmax_ref(float *scores, int64_t n, int round_f16) {
     }
 }
 
+/* q . k in the lane order every SIMD table reproduces bit for bit: element
+ * i goes to partial sum i % 16 (a multiply, then an add), and the 16 partial
+ * sums are folded pairwise, j + j+8, then + 4, + 2, + 1 (how a 512-bit
+ * register, or two 256-bit ones, reduce). A model this small amplifies any
+ * rounding difference in attention into logit changes of several tenths, so
+ * the tables agree exactly rather than approximately. */
+static float dot16_kv(const float *q, const void *k, qlm_type kv_type, int64_t base, int n) {
+    float lane[16] = {0};
+    for (int d = 0; d < n; d++) {
+        const float p = q[d] * kv_at(k, kv_type, base + d);
+        lane[d % 16] += p;
+    }
+    for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) lane[j] += lane[j + w];
+    return lane[0];
+}
+
 /* Two passes, as llama.cpp's non-flash path computes it: scores, softmax,
  * then the weighted sum of V. With an F16 cache Q arrives rounded to F16 and
  * the probabilities are rounded too; mirroring ggml's conversions keeps our
- * logits within llama.cpp's own rounding noise. scores: n_kv floats of scratch. */
+ * logits within llama.cpp's own rounding noise. scores: n_kv floats of
+ * scratch. Each output sums its positions in order (multiply, then add). */
 void qlm_cpu_attention_head_ref(float *out, const float *q, const void *k, const void *v,
                                 qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim,
                                 float scale, float *scores) {
-    for (int64_t p = 0; p < n_kv; p++) {
-        float s = 0.0f;
-        for (int d = 0; d < head_dim; d++) s += q[d] * kv_at(k, kv_type, p * stride + d);
-        scores[p] = s * scale;
-    }
+    for (int64_t p = 0; p < n_kv; p++) scores[p] = dot16_kv(q, k, kv_type, p * stride, head_dim) * scale;
     qlm_cpu_softmax_ref(scores, n_kv, kv_type == QLM_TYPE_F16);
     for (int d = 0; d < head_dim; d++) {
         float acc = 0.0f;
-        for (int64_t p = 0; p < n_kv; p++) acc += scores[p] * kv_at(v, kv_type, p * stride + d);
+        for (int64_t p = 0; p < n_kv; p++) {
+            const float t = scores[p] * kv_at(v, kv_type, p * stride + d);
+            acc += t;
+        }
         out[d] = acc;
     }
 }
 
 void qlm_cpu_swiglu_ref(float *h, const float *gate, const float *up, int64_t n) {
-    for (int64_t i = 0; i < n; i++) h[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+    for (int64_t i = 0; i < n; i++) {
+        const float e = qlm_expf_ref(-gate[i]);
+        h[i] = gate[i] / (1.0f + e) * up[i];
+    }
+}
+
+void qlm_cpu_to_f16_ref(uint16_t *dst, const float *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = qlm_fp32_to_fp16(src[i]);
+}
+
+void qlm_cpu_round_f16_ref(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(x[i]));
 }
 
 const qlm_ops qlm_ops_ref = {
     .name = "ref",
     .matmul = matmul_ref,
+    .matmul_n = matmul_n_ref,
     .rmsnorm = qlm_cpu_rmsnorm_ref,
     .rope = qlm_cpu_rope_ref,
     .attention_head = qlm_cpu_attention_head_ref,
     .swiglu = qlm_cpu_swiglu_ref,
+    .to_f16 = qlm_cpu_to_f16_ref,
+    .round_f16 = qlm_cpu_round_f16_ref,
 };

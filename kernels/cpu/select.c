@@ -31,7 +31,7 @@ const qlm_ops *qlm_ops_select_note(const char **note) {
         *note = "QLM_CPU names kernels this CPU (or OS) cannot run; using the best available";
         return best_table(tables, n, features);
     }
-    *note = "QLM_CPU is not one of ref, avx2, avx512 (or not built for this architecture); "
+    *note = "QLM_CPU is not one of ref, avx2, avx512, neon, neon-dot (or not built for this architecture); "
             "using the best available";
     return best_table(tables, n, features);
 }

@@ -1,0 +1,120 @@
+/* avx2_r16.c - AVX2 kernels for R16-packed weights (pack.h). A 256-bit
+ * register holds 4 quant bytes of 8 rows, so each 16-row group is done as
+ * two halves: rows 0-7 are the first 32 bytes of every 64-byte chunk, rows
+ * 8-15 the second.
+ *
+ * Without VNNI the integer dot is vpmaddubsw (unsigned x signed bytes into
+ * saturating int16 pairs) then vpmaddwd by ones into int32 lanes. Q4 nibbles
+ * are at most 15 and activations at most 127 in magnitude, so one pair is at
+ * most 3810 and the 8 chunks of a block sum to at most 30480 < 32767: the
+ * int16 sums never saturate and the whole block needs one vpmaddwd. Q8_0
+ * weights are signed: |w| times the activation with w's sign (vpsignb), one
+ * vpmaddwd per chunk since two pairs could exceed int16.
+ *
+ * Per block: acc += (float)isum * (dw * da) (+ mw * s for Q4_1), multiplies
+ * and adds separate and in the reference's order: results equal
+ * qlm_gemm_r16_*_ref bit for bit. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0 };
+#define TILE 2
+
+static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+static inline __m256 load_f16x8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+/* Chunk c's 32 bytes for half h; Q4: c < 4 low nibbles, c >= 4 high. */
+static inline void decode(int kind, const uint8_t *qs, int h, __m256i u[8]) {
+    if (kind == KIND_Q8_0) {
+        for (int c = 0; c < 8; c++) u[c] = _mm256_loadu_si256((const __m256i *)(qs + 64 * c + 32 * h));
+        return;
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int c = 0; c < 4; c++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 64 * c + 32 * h));
+        u[c] = _mm256_and_si256(v, m4);
+        u[c + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    }
+}
+
+static inline int chunk_at(int kind, int c) { return kind == KIND_Q8_0 ? 4 * c : (c < 4 ? 4 * c : 16 + 4 * (c - 4)); }
+
+/* Integer dot of 8 rows' block with one token's block of activations. */
+static inline __m256i block_dot(int kind, const __m256i u[8], const int8_t *aq) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    if (kind == KIND_Q8_0) {
+        __m256i isum = _mm256_setzero_si256();
+        for (int c = 0; c < 8; c++) {
+            const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(u[c], u[c]), _mm256_sign_epi8(bcast4(aq + 4 * c), u[c]));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, ones));
+        }
+        return isum;
+    }
+    __m256i s16 = _mm256_setzero_si256();
+    for (int c = 0; c < 8; c++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[c], bcast4(aq + chunk_at(kind, c))));
+    return _mm256_madd_epi16(s16, ones);
+}
+
+static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb, const char *act, size_t act_stride,
+                        float *y, int64_t ldy) {
+    const size_t header = kind == KIND_Q4_1 ? 4 : 2, quants = kind == KIND_Q8_0 ? 32 : 16;
+    const size_t block = (header + quants) * QLM_PACK_ROWS;
+    const int offset = kind == KIND_Q4_0 ? 8 : 0;
+    qlm_act8 a[TILE];
+    __m256 acc[2][TILE];
+    for (int j = 0; j < T; j++) {
+        a[j] = qlm_act8_view(act + j * act_stride, nb * 32);
+        acc[0][j] = acc[1][j] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++, w += block) {
+        for (int h = 0; h < 2; h++) {
+            const __m256 dw = load_f16x8(w + 16 * h);
+            __m256i u[8];
+            decode(kind, w + header * QLM_PACK_ROWS, h, u);
+            QLM_UNROLL_TILE
+            for (int j = 0; j < T; j++) {
+                __m256i isum = block_dot(kind, u, a[j].q + b * 32);
+                if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * a[j].sum[b]));
+                const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(a[j].d[b]));
+                acc[h][j] = _mm256_add_ps(acc[h][j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), dd));
+                if (kind == KIND_Q4_1)
+                    acc[h][j] = _mm256_add_ps(acc[h][j],
+                                              _mm256_mul_ps(load_f16x8(w + 32 + 16 * h), _mm256_set1_ps(a[j].s[b])));
+            }
+        }
+    }
+    for (int j = 0; j < T; j++) {
+        _mm256_storeu_ps(y + j * ldy, acc[0][j]);
+        _mm256_storeu_ps(y + j * ldy + 8, acc[1][j]);
+    }
+}
+
+static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                        float *y, int64_t ldy) {
+    const char *ac = act;
+    int64_t t = 0;
+    for (; t + TILE <= n_tok; t += TILE) tile(kind, TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
+    if (t < n_tok) tile(kind, 1, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
+}
+
+void qlm_gemm_r16_q4_0_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                            int64_t ldy) {
+    gemm(KIND_Q4_0, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q4_1_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                            int64_t ldy) {
+    gemm(KIND_Q4_1, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q8_0_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                            int64_t ldy) {
+    gemm(KIND_Q8_0, w, nb, act, act_stride, n_tok, y, ldy);
+}

@@ -1,0 +1,120 @@
+/* avx512_r16.c - AVX-512 VNNI kernels for R16-packed weights (pack.h): 16
+ * rows x up to TILE tokens per call of tile().
+ *
+ * Each 64-byte load holds 4 quant bytes of each of the 16 rows, one row per
+ * 32-bit lane, so vpdpbusd against 4 activation bytes broadcast to all lanes
+ * accumulates 16 row dots at once, and the block's 16 scales are one vector.
+ * The weights are decoded once per block and reused for every token of the
+ * tile (prompt processing), which is what makes this a GEMM rather than
+ * repeated GEMVs.
+ *
+ * vpdpbusd multiplies unsigned by signed bytes: Q4 nibbles are unsigned as
+ * stored; Q8_0 weights get +128 (xor 0x80). The offset is taken back exactly
+ * in integers: isum = dot(u, a) - offset * sum(a), sum(a) precomputed per
+ * activation block. Then per block acc += (float)isum * (dw * da) (+ mw * s
+ * for Q4_1), with separate multiplies and adds in the reference's order, so
+ * results equal qlm_gemm_r16_*_ref bit for bit. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0 };
+#define TILE 8
+
+static inline __m512i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+static inline __m512 load_f16x16(const uint8_t *p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+/* Weights of one packed block as 8 vectors of unsigned bytes: u[c] pairs
+ * with activation bytes 4c..4c+3 of the block (Q4: c < 4 low nibbles, c >= 4
+ * high nibbles = values 16 + 4(c-4)..; Q8_0: chunk c). */
+static inline void decode(int kind, const uint8_t *qs, __m512i u[8]) {
+    if (kind == KIND_Q8_0) {
+        const __m512i bias = _mm512_set1_epi8((char)0x80);
+        for (int c = 0; c < 8; c++) u[c] = _mm512_xor_si512(_mm512_loadu_si512(qs + 64 * c), bias);
+        return;
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    for (int c = 0; c < 4; c++) {
+        const __m512i v = _mm512_loadu_si512(qs + 64 * c);
+        u[c] = _mm512_and_si512(v, m4);
+        u[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    }
+}
+
+/* Activation offset of chunk c (see decode). */
+static inline int chunk_at(int kind, int c) { return kind == KIND_Q8_0 ? 4 * c : (c < 4 ? 4 * c : 16 + 4 * (c - 4)); }
+
+static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb, const char *act, size_t act_stride,
+                        float *y, int64_t ldy) {
+    const size_t header = kind == KIND_Q4_1 ? 4 : 2, quants = kind == KIND_Q8_0 ? 32 : 16;
+    const size_t block = (header + quants) * QLM_PACK_ROWS;
+    const int offset = kind == KIND_Q4_0 ? 8 : kind == KIND_Q8_0 ? 128 : 0;
+    const int64_t n_in = nb * 32;
+    qlm_act8 a[TILE];
+    __m512 acc[TILE];
+    for (int j = 0; j < T; j++) {
+        a[j] = qlm_act8_view(act + j * act_stride, n_in);
+        acc[j] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++, w += block) {
+        const __m512 dw = load_f16x16(w);
+        __m512i u[8];
+        decode(kind, w + header * QLM_PACK_ROWS, u);
+        QLM_UNROLL_TILE
+        for (int j = 0; j < T; j++) {
+            const int8_t *aq = a[j].q + b * 32;
+            __m512i isum = _mm512_setzero_si512();
+            for (int c = 0; c < 8; c++) isum = _mm512_dpbusd_epi32(isum, u[c], bcast4(aq + chunk_at(kind, c)));
+            if (offset) isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(offset * a[j].sum[b]));
+            const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(a[j].d[b]));
+            acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), dd));
+            if (kind == KIND_Q4_1)
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(load_f16x16(w + 32), _mm512_set1_ps(a[j].s[b])));
+        }
+    }
+    for (int j = 0; j < T; j++) _mm512_storeu_ps(y + j * ldy, acc[j]);
+}
+
+/* Full tiles, then one call for the remaining 1-7 tokens; T is a constant
+ * in each call so the compiler keeps the accumulators in registers. */
+static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                        float *y, int64_t ldy) {
+    const char *ac = act;
+    int64_t t = 0;
+    for (; t + TILE <= n_tok; t += TILE) tile(kind, TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
+    const char *at = ac + t * act_stride;
+    float *yt = y + t * ldy;
+    switch (n_tok - t) {
+    case 7: tile(kind, 7, w, nb, at, act_stride, yt, ldy); break;
+    case 6: tile(kind, 6, w, nb, at, act_stride, yt, ldy); break;
+    case 5: tile(kind, 5, w, nb, at, act_stride, yt, ldy); break;
+    case 4: tile(kind, 4, w, nb, at, act_stride, yt, ldy); break;
+    case 3: tile(kind, 3, w, nb, at, act_stride, yt, ldy); break;
+    case 2: tile(kind, 2, w, nb, at, act_stride, yt, ldy); break;
+    case 1: tile(kind, 1, w, nb, at, act_stride, yt, ldy); break;
+    default: break;
+    }
+}
+
+void qlm_gemm_r16_q4_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy) {
+    gemm(KIND_Q4_0, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q4_1_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy) {
+    gemm(KIND_Q4_1, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q8_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy) {
+    gemm(KIND_Q8_0, w, nb, act, act_stride, n_tok, y, ldy);
+}

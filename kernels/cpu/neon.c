@@ -1,0 +1,337 @@
+/* neon.c - AArch64 Advanced SIMD (NEON) kernels. Built twice:
+ *   - as itself for baseline armv8-a (every AArch64 CPU): table "neon";
+ *   - included by neon_dotprod.c, compiled with -march=armv8.2-a+dotprod
+ *     (Cortex-A55/A76, Neoverse N1, Apple M1 and later): table "neon-dot".
+ * The only difference is how 32 int8 products become four int32 lanes
+ * (dot32 below); both give the same lanes, so the two tables return the same
+ * bits. Used only after the getauxval probe (cpu_features_arm.c) says so.
+ *
+ * Integer dots: Q4 weights are unpacked to int8 and multiplied with the Q8
+ * activation block; the block's integer sum is exact, and one float multiply
+ * -add per block (d_x * d_y) scales it, as in the reference. */
+#include <arm_neon.h>
+
+#include "kernels.h"
+
+#ifndef QLM_NEON_OPS /* neon_dotprod.c defines these before including us */
+#define QLM_NEON_OPS qlm_ops_neon
+#define QLM_NEON_NAME "neon"
+#endif
+
+/* Both builds must inline the row kernels with a constant row count so the
+ * 4-row loops unroll; the code (and so the rounding) is the same either way. */
+#define NEON_INLINE static inline __attribute__((always_inline))
+/* ... and the loop over the rows must unroll too, or the accumulators live
+ * in memory instead of registers. */
+#define UNROLL_ROWS _Pragma("GCC unroll 4")
+
+/* ---------------------------------------------------------------- helpers */
+
+/* FCVT widening: exact for every half, subnormals included (Linux runs
+ * with FPCR.FZ16 clear). */
+static inline float h2f(uint16_t h) {
+    return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+
+/* 32 int8 values: one quant block. */
+typedef struct {
+    int8x16_t lo, hi;
+} i8x32;
+
+static inline i8x32 load_i8x32(const int8_t *qs) { return (i8x32){vld1q_s8(qs), vld1q_s8(qs + 16)}; }
+
+/* Q4 block layout (ggml): byte j holds value j in its low nibble and value
+ * j + 16 in its high nibble, so low nibbles then high nibbles give the 32
+ * values in the order of the Q8 activation block. */
+static inline i8x32 q4_unpack(const uint8_t *qs) {
+    const uint8x16_t b = vld1q_u8(qs);
+    return (i8x32){vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0f))), vreinterpretq_s8_u8(vshrq_n_u8(b, 4))};
+}
+
+static inline i8x32 q4_unpack_signed(const uint8_t *qs) { /* Q4_0: q - 8 in [-8, 7] */
+    const i8x32 u = q4_unpack(qs);
+    const int8x16_t eight = vdupq_n_s8(8);
+    return (i8x32){vsubq_s8(u.lo, eight), vsubq_s8(u.hi, eight)};
+}
+
+#ifdef __ARM_FEATURE_DOTPROD
+/* SDOT: lane k += x[4k..4k+3] . y[4k..4k+3], for each 16-byte half. */
+static inline int32x4_t dot16(int32x4_t acc, int8x16_t x, int8x16_t y) { return vdotq_s32(acc, x, y); }
+#else
+/* Baseline: products widened to int16 (SMULL/SMULL2), adjacent pairs added
+ * (ADDP), then pairs of pairs widened into int32 (SADALP), which puts in lane
+ * k exactly the 4 products SDOT puts there. No int16 overflow: activations
+ * are clamped to [-127, 127] by our quantizers and weights are >= -128, so a
+ * pair sums to at most 2 * 128 * 127 = 32512 < 32767. */
+static inline int32x4_t dot16(int32x4_t acc, int8x16_t x, int8x16_t y) {
+    const int16x8_t p0 = vmull_s8(vget_low_s8(x), vget_low_s8(y));
+    const int16x8_t p1 = vmull_high_s8(x, y);
+    return vpadalq_s16(acc, vpaddq_s16(p0, p1));
+}
+#endif
+
+/* The 32 products of a block in four int32 lanes, exact. */
+static inline int32x4_t dot32(i8x32 x, i8x32 y) {
+    return dot16(dot16(vdupq_n_s32(0), x.lo, y.lo), x.hi, y.hi);
+}
+
+/* acc += d * lanes: lanes are below 2^24 in magnitude (32 * 128 * 127), so
+ * the int -> float conversion is exact. */
+static inline float32x4_t scale_add(float32x4_t acc, int32x4_t lanes, float d) {
+    return vfmaq_n_f32(acc, vcvtq_f32_s32(lanes), d);
+}
+
+/* ------------------------------------------------------- quant dot products */
+
+/* Each kernel below is written once for nr rows (1 or 4) at row stride bx:
+ * every row runs the same operations in the same order whatever nr is, so
+ * dot and dot4 agree bit for bit (kernels.h). Two accumulators per row
+ * (even and odd blocks) hide the FMA latency; each activation block is
+ * loaded once for all rows. */
+
+static inline const void *row_at(const void *x, int k, size_t bx) { return (const char *)x + k * bx; }
+
+/* acc += d_x d_y * (x . y) for one Q8_0 weight block */
+static inline float32x4_t step_q8_0(float32x4_t acc, const qlm_block_q8_0 *x, i8x32 y, float dy) {
+    return scale_add(acc, dot32(load_i8x32(x->qs), y), h2f(x->d) * dy);
+}
+
+NEON_INLINE void q8_0_rows(int nr, int64_t n, float *s, const void *vx, size_t bx, const void *vy) {
+    const qlm_block_q8_0 *y = vy, *x[4];
+    const int64_t nb = n / QLM_QK8_0;
+    float32x4_t acc0[4], acc1[4];
+    for (int k = 0; k < nr; k++) {
+        x[k] = row_at(vx, k, bx);
+        acc0[k] = acc1[k] = vdupq_n_f32(0.0f);
+    }
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const i8x32 y0 = load_i8x32(y[i].qs), y1 = load_i8x32(y[i + 1].qs);
+        const float dy0 = h2f(y[i].d), dy1 = h2f(y[i + 1].d);
+        UNROLL_ROWS
+        for (int k = 0; k < nr; k++) {
+            acc0[k] = step_q8_0(acc0[k], &x[k][i], y0, dy0);
+            acc1[k] = step_q8_0(acc1[k], &x[k][i + 1], y1, dy1);
+        }
+    }
+    for (int k = 0; k < nr; k++) {
+        if (i < nb) acc0[k] = step_q8_0(acc0[k], &x[k][i], load_i8x32(y[i].qs), h2f(y[i].d));
+        s[k] = vaddvq_f32(vaddq_f32(acc0[k], acc1[k]));
+    }
+}
+
+static inline float32x4_t step_q4_0(float32x4_t acc, const qlm_block_q4_0 *x, i8x32 y, float dy) {
+    return scale_add(acc, dot32(q4_unpack_signed(x->qs), y), h2f(x->d) * dy);
+}
+
+NEON_INLINE void q4_0_rows(int nr, int64_t n, float *s, const void *vx, size_t bx, const void *vy) {
+    const qlm_block_q8_0 *y = vy;
+    const qlm_block_q4_0 *x[4];
+    const int64_t nb = n / QLM_QK4_0;
+    float32x4_t acc0[4], acc1[4];
+    for (int k = 0; k < nr; k++) {
+        x[k] = row_at(vx, k, bx);
+        acc0[k] = acc1[k] = vdupq_n_f32(0.0f);
+    }
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const i8x32 y0 = load_i8x32(y[i].qs), y1 = load_i8x32(y[i + 1].qs);
+        const float dy0 = h2f(y[i].d), dy1 = h2f(y[i + 1].d);
+        UNROLL_ROWS
+        for (int k = 0; k < nr; k++) {
+            acc0[k] = step_q4_0(acc0[k], &x[k][i], y0, dy0);
+            acc1[k] = step_q4_0(acc1[k], &x[k][i + 1], y1, dy1);
+        }
+    }
+    for (int k = 0; k < nr; k++) {
+        if (i < nb) acc0[k] = step_q4_0(acc0[k], &x[k][i], load_i8x32(y[i].qs), h2f(y[i].d));
+        s[k] = vaddvq_f32(vaddq_f32(acc0[k], acc1[k]));
+    }
+}
+
+/* sum (d_x q + m_x)(d_y p) = d_x d_y sum(q p) + m_x s_y, s_y = d_y sum(p)
+ * precomputed in the Q8_1 block; q in [0, 15] is a valid int8 as it is.
+ * The m_x s_y terms go into one scalar float per row, in block order. */
+static inline float32x4_t step_q4_1(float32x4_t acc, float *accm, const qlm_block_q4_1 *x,
+                                    const qlm_block_q8_1 *yb, i8x32 y) {
+    const float m = h2f(x->m) * h2f(yb->s);
+    *accm += m;
+    return scale_add(acc, dot32(q4_unpack(x->qs), y), h2f(x->d) * h2f(yb->d));
+}
+
+NEON_INLINE void q4_1_rows(int nr, int64_t n, float *s, const void *vx, size_t bx, const void *vy) {
+    const qlm_block_q8_1 *y = vy;
+    const qlm_block_q4_1 *x[4];
+    const int64_t nb = n / QLM_QK4_1;
+    float32x4_t acc0[4], acc1[4];
+    float accm[4];
+    for (int k = 0; k < nr; k++) {
+        x[k] = row_at(vx, k, bx);
+        acc0[k] = acc1[k] = vdupq_n_f32(0.0f);
+        accm[k] = 0.0f;
+    }
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const i8x32 y0 = load_i8x32(y[i].qs), y1 = load_i8x32(y[i + 1].qs);
+        UNROLL_ROWS
+        for (int k = 0; k < nr; k++) {
+            acc0[k] = step_q4_1(acc0[k], &accm[k], &x[k][i], &y[i], y0);
+            acc1[k] = step_q4_1(acc1[k], &accm[k], &x[k][i + 1], &y[i + 1], y1);
+        }
+    }
+    for (int k = 0; k < nr; k++) {
+        if (i < nb) acc0[k] = step_q4_1(acc0[k], &accm[k], &x[k][i], &y[i], load_i8x32(y[i].qs));
+        s[k] = vaddvq_f32(vaddq_f32(acc0[k], acc1[k])) + accm[k];
+    }
+}
+
+static void dot_q8_0_q8_0_neon(int64_t n, float *s, const void *x, const void *y) {
+    q8_0_rows(1, n, s, x, 0, y);
+}
+static void dot_q4_0_q8_0_neon(int64_t n, float *s, const void *x, const void *y) {
+    q4_0_rows(1, n, s, x, 0, y);
+}
+static void dot_q4_1_q8_1_neon(int64_t n, float *s, const void *x, const void *y) {
+    q4_1_rows(1, n, s, x, 0, y);
+}
+
+static void dot4_q8_0_q8_0_neon(int64_t n, float *s, const void *x, size_t bx, const void *y) {
+    q8_0_rows(4, n, s, x, bx, y);
+}
+static void dot4_q4_0_q8_0_neon(int64_t n, float *s, const void *x, size_t bx, const void *y) {
+    q4_0_rows(4, n, s, x, bx, y);
+}
+static void dot4_q4_1_q8_1_neon(int64_t n, float *s, const void *x, size_t bx, const void *y) {
+    q4_1_rows(4, n, s, x, bx, y);
+}
+
+/* ------------------------------------------------------- float dot products */
+
+/* 4 weights widened to float: FCVTL is exact for halves; a bfloat is the top
+ * half of a float, so a 16-bit left shift (SHLL) is exact too. */
+static inline float32x4_t load4_f32(const void *p, int64_t i) { return vld1q_f32((const float *)p + i); }
+static inline float32x4_t load4_h(const void *p, int64_t i) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)p + i)));
+}
+static inline float32x4_t load4_b(const void *p, int64_t i) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)p + i), 16));
+}
+static inline float at_f32(const void *p, int64_t i) { return ((const float *)p)[i]; }
+static inline float at_h(const void *p, int64_t i) { return h2f(((const uint16_t *)p)[i]); }
+static inline float at_b(const void *p, int64_t i) { return qlm_bf16_to_fp32(((const uint16_t *)p)[i]); }
+
+/* Four accumulators of 4 lanes over 16 values a step, then 4 at a time, then
+ * a scalar tail (rows of float types have any length). */
+#define FLOAT_DOT(NAME, LOAD, AT)                                                                            \
+    static void NAME(int64_t n, float *s, const void *vx, const void *vy) {                                  \
+        const float *y = vy;                                                                                 \
+        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;                                       \
+        int64_t i = 0;                                                                                       \
+        for (; i + 16 <= n; i += 16) {                                                                       \
+            a0 = vfmaq_f32(a0, LOAD(vx, i), vld1q_f32(y + i));                                               \
+            a1 = vfmaq_f32(a1, LOAD(vx, i + 4), vld1q_f32(y + i + 4));                                       \
+            a2 = vfmaq_f32(a2, LOAD(vx, i + 8), vld1q_f32(y + i + 8));                                       \
+            a3 = vfmaq_f32(a3, LOAD(vx, i + 12), vld1q_f32(y + i + 12));                                     \
+        }                                                                                                    \
+        for (; i + 4 <= n; i += 4)                                                                           \
+            a0 = vfmaq_f32(a0, LOAD(vx, i), vld1q_f32(y + i));                                               \
+        float sum = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));                             \
+        for (; i < n; i++) {                                                                                 \
+            const float p = AT(vx, i) * y[i];                                                                \
+            sum += p;                                                                                        \
+        }                                                                                                    \
+        *s = sum;                                                                                            \
+    }
+
+FLOAT_DOT(dot_f32_f32_neon, load4_f32, at_f32)
+FLOAT_DOT(dot_f16_f32_neon, load4_h, at_h)
+FLOAT_DOT(dot_bf16_f32_neon, load4_b, at_b)
+
+/* ------------------------------------------------- activation quantizers */
+
+/* One block of 32 into int8, bit-identical to quant_ref.c's q8_quantize:
+ *   - amax with FMAXNM, which like fmaxf returns the number when the other
+ *     operand is a NaN (FMAX would return the NaN);
+ *   - x * id rounded by FCVTAS: to nearest, ties away from zero, which is
+ *     roundf; NaN converts to 0 and +-Inf saturate, then the clamp to
+ *     [-127, 127] gives the reference's values for both. */
+static float q8_block(const float *x, int8_t *qs, int *sum) {
+    float32x4_t v[8], amax = vdupq_n_f32(0.0f);
+    for (int k = 0; k < 8; k++) {
+        v[k] = vld1q_f32(x + 4 * k);
+        amax = vmaxnmq_f32(amax, vabsq_f32(v[k]));
+    }
+    const float d = vmaxnmvq_f32(amax) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    int32x4_t q[8], total = vdupq_n_s32(0);
+    for (int k = 0; k < 8; k++) {
+        q[k] = vcvtaq_s32_f32(vmulq_n_f32(v[k], id));
+        q[k] = vminq_s32(vmaxq_s32(q[k], vdupq_n_s32(-127)), vdupq_n_s32(127));
+        total = vaddq_s32(total, q[k]);
+    }
+    *sum = vaddvq_s32(total);
+    for (int k = 0; k < 8; k += 4) { /* values fit in int8 already: plain narrowing */
+        const int16x8_t a = vcombine_s16(vmovn_s32(q[k]), vmovn_s32(q[k + 1]));
+        const int16x8_t b = vcombine_s16(vmovn_s32(q[k + 2]), vmovn_s32(q[k + 3]));
+        vst1q_s8(qs + 4 * k, vcombine_s8(vmovn_s16(a), vmovn_s16(b)));
+    }
+    return d;
+}
+
+static void quantize_q8_0_neon(const float *x, void *dst, int64_t n) {
+    qlm_block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / QLM_QK8_0; i++) {
+        int sum;
+        b[i].d = qlm_fp32_to_fp16(q8_block(x + i * QLM_QK8_0, b[i].qs, &sum));
+    }
+}
+
+/* s = d * sum(q) with the unrounded float d, as the reference. */
+static void quantize_q8_1_neon(const float *x, void *dst, int64_t n) {
+    qlm_block_q8_1 *b = dst;
+    for (int64_t i = 0; i < n / QLM_QK8_1; i++) {
+        int sum;
+        const float d = q8_block(x + i * QLM_QK8_1, b[i].qs, &sum);
+        b[i].d = qlm_fp32_to_fp16(d);
+        b[i].s = qlm_fp32_to_fp16((float)sum * d);
+    }
+}
+
+/* ------------------------------------------------------------------ table */
+
+static const qlm_cpu_kernels kernels = {
+    .dot = {[QLM_TYPE_F32] = dot_f32_f32_neon,
+            [QLM_TYPE_F16] = dot_f16_f32_neon,
+            [QLM_TYPE_BF16] = dot_bf16_f32_neon,
+            [QLM_TYPE_Q4_0] = dot_q4_0_q8_0_neon,
+            [QLM_TYPE_Q4_1] = dot_q4_1_q8_1_neon,
+            [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_neon},
+    .dot4 = {[QLM_TYPE_Q4_0] = dot4_q4_0_q8_0_neon,
+             [QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_neon,
+             [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_neon},
+    .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_neon, [QLM_TYPE_Q8_1] = quantize_q8_1_neon},
+};
+
+static void matmul_neon(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
+                        int n_threads) {
+    qlm_cpu_matmul(&kernels, w, x, n_tok, y, scratch, n_threads);
+}
+
+static void matmul_n_neon(const qlm_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
+                          void *scratch, int n_threads) {
+    qlm_cpu_matmul_n(&kernels, w, y, n, x, n_tok, scratch, n_threads);
+}
+
+/* Packed (R16) weights run the driver's scalar references (gemm_r16 NULL);
+ * non-matmul ops are the reference ones until NEON versions exist. */
+const qlm_ops QLM_NEON_OPS = {
+    .name = QLM_NEON_NAME,
+    .matmul = matmul_neon,
+    .matmul_n = matmul_n_neon,
+    .rmsnorm = qlm_cpu_rmsnorm_ref,
+    .rope = qlm_cpu_rope_ref,
+    .attention_head = qlm_cpu_attention_head_ref,
+    .swiglu = qlm_cpu_swiglu_ref,
+    .to_f16 = qlm_cpu_to_f16_ref,
+    .round_f16 = qlm_cpu_round_f16_ref,
+};

@@ -1,0 +1,164 @@
+/* pack.c - the R16 layout (see pack.h): packing, unpacking a row, the act8
+ * activation rows and the scalar reference kernels for packed weights. */
+#include <string.h>
+
+#include "pack.h"
+
+/* Per-type shape of a block: header bytes (fp16 fields) then quant bytes. */
+typedef struct block_shape {
+    size_t header, quants;
+} block_shape;
+
+static int shape_of(qlm_type t, block_shape *s) {
+    switch (t) {
+    case QLM_TYPE_Q4_0: *s = (block_shape){2, QLM_QK4_0 / 2}; return 1;
+    case QLM_TYPE_Q4_1: *s = (block_shape){4, QLM_QK4_1 / 2}; return 1;
+    case QLM_TYPE_Q8_0: *s = (block_shape){2, QLM_QK8_0}; return 1;
+    default: return 0;
+    }
+}
+
+int qlm_pack_supported(qlm_type type, int64_t n_rows) {
+    block_shape s;
+    return shape_of(type, &s) && n_rows > 0 && n_rows % QLM_PACK_ROWS == 0;
+}
+
+/* Block b of row r (0..15) <-> its packed place, byte by byte: header field
+ * bytes go to field-major slots, quant bytes to 4-byte lanes of 16 rows. */
+static size_t packed_offset(const block_shape *s, int r, size_t byte) {
+    if (byte < s->header) return (byte / 2) * 2 * QLM_PACK_ROWS + (size_t)r * 2 + byte % 2;
+    const size_t q = byte - s->header;
+    return s->header * QLM_PACK_ROWS + (q / 4) * 4 * QLM_PACK_ROWS + (size_t)r * 4 + q % 4;
+}
+
+static void pack_group(const block_shape *s, int64_t nb, const char *rows, size_t row_bytes, char *dst) {
+    const size_t bb = s->header + s->quants;
+    for (int64_t b = 0; b < nb; b++) {
+        char *out = dst + (size_t)b * bb * QLM_PACK_ROWS;
+        for (int r = 0; r < QLM_PACK_ROWS; r++) {
+            const char *blk = rows + (size_t)r * row_bytes + (size_t)b * bb;
+            for (size_t i = 0; i < bb; i++) out[packed_offset(s, r, i)] = blk[i];
+        }
+    }
+}
+
+void qlm_pack_groups(qlm_tensor *w, void *data, int64_t g0, int64_t g1, void *tmp) {
+    block_shape s;
+    if (!shape_of(w->type, &s)) return;
+    const int64_t nb = w->ne[0] / qlm_type_traits_get(w->type)->block_size;
+    const size_t group_bytes = QLM_PACK_ROWS * w->row_bytes;
+    for (int64_t g = g0; g < g1; g++) {
+        char *grp = (char *)data + (size_t)g * group_bytes;
+        memcpy(tmp, grp, group_bytes);
+        pack_group(&s, nb, tmp, w->row_bytes, grp);
+    }
+}
+
+void qlm_tensor_row_bytes(const qlm_tensor *w, int64_t r, void *dst) {
+    block_shape s;
+    const char *data = w->data;
+    if (w->layout != QLM_LAYOUT_R16 || !shape_of(w->type, &s)) {
+        memcpy(dst, data + (size_t)r * w->row_bytes, w->row_bytes);
+        return;
+    }
+    const size_t bb = s.header + s.quants;
+    const int64_t nb = w->ne[0] / qlm_type_traits_get(w->type)->block_size;
+    const char *grp = data + (size_t)(r / QLM_PACK_ROWS) * QLM_PACK_ROWS * w->row_bytes;
+    for (int64_t b = 0; b < nb; b++)
+        for (size_t i = 0; i < bb; i++)
+            ((char *)dst)[(size_t)b * bb + i] =
+                grp[(size_t)b * bb * QLM_PACK_ROWS + packed_offset(&s, (int)(r % QLM_PACK_ROWS), i)];
+}
+
+void qlm_tensor_row_to_float(const qlm_tensor *w, int64_t r, float *dst, void *tmp_row) {
+    const qlm_type_traits *t = qlm_type_traits_get(w->type);
+    if (w->layout == QLM_LAYOUT_ROWS) {
+        t->to_float((const char *)w->data + (size_t)r * w->row_bytes, dst, w->ne[0]);
+        return;
+    }
+    qlm_tensor_row_bytes(w, r, tmp_row);
+    t->to_float(tmp_row, dst, w->ne[0]);
+}
+
+/* ------------------------------------------------------------------ act8 */
+
+size_t qlm_act8_row_size(int64_t n_in) {
+    const size_t bytes = (size_t)n_in + (size_t)(n_in / 32) * 12;
+    return (bytes + 63) / 64 * 64;
+}
+
+/* Through the Q8_1 reference quantizer, so the quants, d and s are those the
+ * row-major path computes. */
+void qlm_act8_quantize_ref(const float *x, void *dst, int64_t n) {
+    const qlm_act8 a = qlm_act8_view(dst, n);
+    for (int64_t b = 0; b < n / 32; b++) {
+        qlm_block_q8_1 blk;
+        qlm_type_traits_get(QLM_TYPE_Q8_1)->from_float(x + b * 32, &blk, 32);
+        int32_t sum = 0;
+        for (int j = 0; j < 32; j++) sum += blk.qs[j];
+        memcpy((int8_t *)a.q + b * 32, blk.qs, 32);
+        ((float *)a.d)[b] = qlm_fp16_to_fp32(blk.d);
+        ((float *)a.s)[b] = qlm_fp16_to_fp32(blk.s);
+        ((int32_t *)a.sum)[b] = sum;
+    }
+}
+
+/* ----------------------------------------------------- reference kernels */
+
+/* Weight value j (0..31) of row r in a packed block's quant section. */
+static int q4_value(const uint8_t *qs, int r, int j) {
+    const int byte = (j % 16) / 4 * 4 * QLM_PACK_ROWS + r * 4 + j % 4;
+    return j < 16 ? qs[byte] & 0x0f : qs[byte] >> 4;
+}
+
+static int q8_value(const uint8_t *qs, int r, int j) {
+    return (int8_t)qs[j / 4 * 4 * QLM_PACK_ROWS + r * 4 + j % 4];
+}
+
+static float f16_at(const uint8_t *p, int i) {
+    uint16_t h;
+    memcpy(&h, p + 2 * i, 2);
+    return qlm_fp16_to_fp32(h);
+}
+
+/* One generic loop: kind 0 = Q4_0, 1 = Q4_1, 2 = Q8_0. */
+static void gemm_r16_ref(int kind, const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                         float *y, int64_t ldy) {
+    const size_t header = kind == 1 ? 4 : 2, quants = kind == 2 ? 32 : 16;
+    const size_t bb = (header + quants) * QLM_PACK_ROWS;
+    const int64_t n_in = nb * 32;
+    for (int64_t t = 0; t < n_tok; t++) {
+        const qlm_act8 a = qlm_act8_view((const char *)act + t * act_stride, n_in);
+        for (int r = 0; r < QLM_PACK_ROWS; r++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *blk = (const uint8_t *)w + b * bb, *qs = blk + header * QLM_PACK_ROWS;
+                const int8_t *aq = a.q + b * 32;
+                int32_t isum = 0;
+                for (int j = 0; j < 32; j++) {
+                    const int v = kind == 2 ? q8_value(qs, r, j) : q4_value(qs, r, j) - (kind == 0 ? 8 : 0);
+                    isum += v * aq[j];
+                }
+                const float dd = f16_at(blk, r) * a.d[b];
+                acc += (float)isum * dd;
+                if (kind == 1) acc += f16_at(blk + 2 * QLM_PACK_ROWS, r) * a.s[b];
+            }
+            y[t * ldy + r] = acc;
+        }
+    }
+}
+
+void qlm_gemm_r16_q4_0_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy) {
+    gemm_r16_ref(0, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q4_1_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy) {
+    gemm_r16_ref(1, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q8_0_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy) {
+    gemm_r16_ref(2, w, nb, act, act_stride, n_tok, y, ldy);
+}

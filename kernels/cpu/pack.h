@@ -1,0 +1,89 @@
+/* pack.h - the interleaved ("R16") weight layout and the int8 activation rows
+ * its kernels read.
+ *
+ * A row-major quantized matrix makes a decode kernel stream one row at a
+ * time: each vector load feeds one output, and every block's scale is a
+ * scalar. R16 interleaves 16 rows block by block, so one 64-byte load holds
+ * 4 quant bytes of each of 16 rows and one vector of scales serves 16
+ * outputs. For block b of the 16-row group g the packed bytes are, at offset
+ * (g * n_blocks + b) * 16 * block_bytes:
+ *
+ *   scale fields  for each 2-byte header field f (d; then m for Q4_1):
+ *                 16 x uint16, row 0 first
+ *   quant bytes   for each 4-byte chunk c of the block's quants:
+ *                 16 x 4 bytes, row r's qs[4c .. 4c+3] at 4 r
+ *
+ * The same bytes as the original, permuted: packing is done in place at load
+ * and a group of 16 rows occupies exactly the bytes it did before. Q4 chunk
+ * c holds values 4c..4c+3 in its low nibbles and 16+4c..16+4c+3 in the high
+ * ones (ggml's nibble order is kept). Tensors whose row count is not a
+ * multiple of 16 stay row-major. */
+#ifndef QLM_PACK_H
+#define QLM_PACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensor.h"
+
+#define QLM_PACK_ROWS 16
+
+/* Whether qlm_pack_tensor can pack a tensor of this type and row count. */
+int qlm_pack_supported(qlm_type type, int64_t n_rows);
+
+/* Rewrites groups [g0, g1) of w's data (writable, w->type/shape as loaded,
+ * row-major) into R16 in place; the caller sets w->layout once every group
+ * is done. tmp holds QLM_PACK_ROWS * w->row_bytes bytes. Groups are
+ * independent: callers may split them over threads. */
+void qlm_pack_groups(qlm_tensor *w, void *data, int64_t g0, int64_t g1, void *tmp);
+
+/* The original (row-major) bytes of row r of w, whatever its layout. */
+void qlm_tensor_row_bytes(const qlm_tensor *w, int64_t r, void *dst);
+
+/* Row r of w as floats (n = w->ne[0] values), whatever its layout. */
+void qlm_tensor_row_to_float(const qlm_tensor *w, int64_t r, float *dst, void *tmp_row);
+
+/* ------------------------------------------------------------------ act8
+ * Activations for R16 kernels: per token, n_in int8 quants, then per 32-value
+ * block the scale d (ggml's fp16-rounded Q8 scale, as float), s (Q8_1's
+ * fp16-rounded d * sum, as float) and the integer sum of the block's quants.
+ * The quants and scales are those of the Q8_0/Q8_1 reference quantizer, so
+ * packed and row-major matmuls see the same activations. */
+typedef struct qlm_act8 {
+    const int8_t *q;
+    const float *d, *s;
+    const int32_t *sum;
+} qlm_act8;
+
+/* Bytes of one token's act8 row (a multiple of 64). */
+size_t qlm_act8_row_size(int64_t n_in);
+
+static inline qlm_act8 qlm_act8_view(const void *row, int64_t n_in) {
+    const char *p = (const char *)row;
+    const int64_t nb = n_in / 32;
+    qlm_act8 a = {(const int8_t *)p, (const float *)(p + n_in), (const float *)(p + n_in + 4 * nb),
+                  (const int32_t *)(p + n_in + 8 * nb)};
+    return a;
+}
+/* Quantizes n floats (n a multiple of 32) into the act8 row at dst. */
+typedef void (*qlm_act8_quantize_fn)(const float *x, void *dst, int64_t n);
+void qlm_act8_quantize_ref(const float *x, void *dst, int64_t n);
+
+/* y[t * ldy + r] (r < 16, t < n_tok) = row r of the 16-row group at w
+ * (n_blocks blocks) dotted with token t's activations (act rows act_stride
+ * bytes apart). */
+typedef void (*qlm_gemm_r16_fn)(const void *w, int64_t n_blocks, const void *act, size_t act_stride,
+                                int64_t n_tok, float *y, int64_t ldy);
+
+/* Scalar references, the definition every SIMD R16 kernel must reproduce
+ * bit for bit: per row, per block in order, acc += (float)isum * (dw * da)
+ * (Q4_1 then acc += mw * s); isum the exact integer dot of the weights
+ * (Q4: nibble - 8 for Q4_0, nibble for Q4_1) with the activation quants. */
+void qlm_gemm_r16_q4_0_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
+void qlm_gemm_r16_q4_1_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
+void qlm_gemm_r16_q8_0_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
+
+#endif

@@ -1,0 +1,738 @@
+/* kcheck.c - the kernel-check harness: every kernel table this machine runs
+ * (qlm_ops_list: the reference and each SIMD table the CPU supports) against
+ * the scalar reference table and against a double-precision oracle, with an
+ * error bound derived for each op (see the comments at each bound). Plain C
+ * over the kernel objects only (no Criterion, no model, no tokenizer), so it
+ * cross-compiles and runs under qemu-user: `make kcheck` (this machine) and
+ * `make kcheck-neon` (AArch64 under qemu).
+ *
+ * Prints one line per failed check and then
+ *   kcheck: N passed, M failed (tables: ref ...)
+ * and exits 1 if anything failed. KCHECK_EXPECT_TABLES="ref neon" makes the
+ * list of tables a check too: the Makefile runs qemu with and without the
+ * dot-product extension to prove the CPU probe picks (and drops) tables. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_features.h"
+#include "pack.h"
+
+/* Unit roundoff of float: one rounding changes a value by at most U of it. */
+#define U 0x1p-24
+/* Smallest float subnormal: the most one rounding can lose in underflow. */
+#define TINY 0x1p-149
+
+static int n_passed, n_failed;
+
+/* Counts one check; a failure prints one line. Returns ok. */
+static int check(int ok, const char *fmt, ...) {
+    if (ok) {
+        n_passed++;
+        return 1;
+    }
+    n_failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("FAIL ", stdout);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    return 0;
+}
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "kcheck: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static float frand(void) { /* uniform in [-1, 1), splitmix64 */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (float)((z >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+}
+
+static void fill(float *x, int64_t n, float scale) {
+    for (int64_t i = 0; i < n; i++)
+        x[i] = frand() * scale;
+}
+
+/* Same bits (NaNs included), so "identical" means identical. */
+static int64_t first_diff(const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)) != 0) return i;
+    return -1;
+}
+
+/* Non-finite exactly where the reference is, NaN wherever it is NaN. An Inf
+ * may come out as NaN: once lanes hold +Inf and -Inf partial sums, whether
+ * they meet depends on the summation order. */
+static int same_nonfinite(float got, float ref) {
+    return isfinite(got) == isfinite(ref) && (!isnan(ref) || isnan(got));
+}
+
+/* =================================================================== matmul */
+
+enum { W_RANDOM, W_TINY, W_HUGE, W_ZERO, W_EDGES };
+enum { X_RANDOM, X_TINY, X_HUGE, X_ZERO, X_SCALES, X_EDGES, X_NONFINITE };
+static const char *const w_names[] = {"random", "tiny", "huge", "zero", "edges"};
+static const char *const x_names[] = {"random", "tiny", "huge", "zero", "scales", "edges", "nonfinite"};
+
+/* Weight x activation cases: each extreme against ordinary data, and a few
+ * pairs. Edge weights stay away from large activations, where float sums
+ * (1e30 x 1e6) could overflow in one summation order and not another. */
+static const int combos[][2] = {
+    {W_RANDOM, X_RANDOM}, {W_TINY, X_RANDOM}, {W_HUGE, X_RANDOM},  {W_EDGES, X_RANDOM},
+    {W_ZERO, X_RANDOM},   {W_RANDOM, X_TINY}, {W_RANDOM, X_HUGE},  {W_RANDOM, X_SCALES},
+    {W_ZERO, X_ZERO},     {W_HUGE, X_HUGE},   {W_RANDOM, X_EDGES}, {W_RANDOM, X_NONFINITE},
+};
+
+typedef struct mm_case {
+    qlm_type type;
+    int64_t n_in, rows, n_tok;
+    int wc, xc;
+    int packed; /* R16 layout (kernels/cpu/pack.h) */
+} mm_case;
+
+/* A case's inputs, the oracle's answer and the reference table's. */
+typedef struct mm_data {
+    const qlm_type_traits *tt, *at; /* weight type, activation (vec_dot) type */
+    size_t row, arow;               /* bytes per weight / converted activation row */
+    void *wq;                       /* rows x row bytes, row-major */
+    qlm_tensor w;                   /* over wq, or over its packed copy */
+    void *packed;
+    float *x;       /* n_tok x n_in */
+    void *xq;       /* n_tok x arow: the reference conversion of x */
+    double *want;   /* n_tok x rows: exact results */
+    double *tol;    /* n_tok x rows: allowed |error| */
+    float *y_ref;   /* the reference table's results */
+    size_t scratch; /* bytes */
+} mm_data;
+
+/* Block scales at the edges of F16 cycling over blocks: the largest normal
+ * (65504), the smallest normal (2^-14), the smallest subnormal (2^-24), a
+ * zero block, an untouched one. Float types get elements at their edges. */
+static void make_edges(qlm_type type, void *row, int64_t n_in) {
+    const qlm_type_traits *tt = qlm_type_traits_get(type);
+    for (int64_t b = 0; b < n_in / tt->block_size; b++) {
+        uint8_t *blk = (uint8_t *)row + b * tt->type_size;
+        static const uint16_t edge[5] = {0x7bff, 0x0400, 0x0001, 0x0000, 0};
+        if (tt->is_quantized) {
+            if (b % 5 == 4) continue;
+            memcpy(blk, &edge[b % 5], 2);                          /* d is the first field of every block */
+            if (b % 5 == 3) memset(blk + 2, 0, tt->type_size - 2); /* Q4_1: m = 0 too */
+        } else if (b % 7 == 0) {
+            const int h = type == QLM_TYPE_F16;
+            const float big = h ? 65504.0f : 1e30f, tiny = h ? 5.9604645e-8f : 1e-30f;
+            const float v = (b / 7) % 2 ? tiny : -big;
+            tt->from_float(&v, blk, 1);
+        }
+    }
+}
+
+static void make_weights(const mm_case *c, mm_data *d) {
+    static const float scale[] = {
+        [W_RANDOM] = 0.5f, [W_TINY] = 1e-8f, [W_HUGE] = 1e4f, [W_ZERO] = 0.0f, [W_EDGES] = 0.5f};
+    float *wf = xmalloc((size_t)(c->n_in * c->rows) * sizeof(float));
+    fill(wf, c->n_in * c->rows, scale[c->wc]);
+    d->wq = xmalloc(d->row * (size_t)c->rows);
+    for (int64_t r = 0; r < c->rows; r++) {
+        void *wr = (char *)d->wq + r * d->row;
+        d->tt->from_float(wf + r * c->n_in, wr, c->n_in);
+        if (c->wc == W_EDGES) make_edges(c->type, wr, c->n_in);
+    }
+    free(wf);
+    d->w = (qlm_tensor){
+        .name = "w", .type = c->type, .ne = {c->n_in, c->rows, 1, 1}, .row_bytes = d->row, .data = d->wq};
+    if (!c->packed) return;
+    d->packed = xmalloc(d->row * (size_t)c->rows);
+    memcpy(d->packed, d->wq, d->row * (size_t)c->rows);
+    void *tmp = xmalloc(QLM_PACK_ROWS * d->row);
+    qlm_pack_groups(&d->w, d->packed, 0, c->rows / QLM_PACK_ROWS, tmp);
+    d->w.data = d->packed, d->w.layout = QLM_LAYOUT_R16;
+    free(tmp);
+}
+
+/* Blocks where a Q8 quantizer's corner cases show, cycling: x * id exactly
+ * on halves (amax 127 makes id 1; roundf rounds them away from zero, the
+ * hardware's default mode to even), amax so small that id = 1 / d is Inf
+ * (every value saturates to +-127), every value equal to -amax (all -127),
+ * all zeros, and an ordinary block. */
+static void make_edge_activations(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t j = i % 32, kind = (i / 32) % 5;
+        const float half = (float)(j % 2 ? -1 : 1) * ((float)(j * 4 % 127) + 0.5f);
+        if (kind == 0) x[i] = j == 0 ? 127.0f : half;
+        if (kind == 1) x[i] *= 1e-39f;
+        if (kind == 2) x[i] = -3.0f;
+        if (kind == 3) x[i] = 0.0f;
+    }
+}
+
+/* Each block its own magnitude, 1e-30 .. 1e6 (1e6 keeps a Q8 block's scale,
+ * amax / 127, below F16's 65504; past it the scale is Inf, which the
+ * non-finite case covers). Non-finite: NaN in token 0, +Inf in 1, -Inf in 2. */
+static void make_activations(const mm_case *c, float *x) {
+    static const float scale[] = {[X_RANDOM] = 4.0f, [X_TINY] = 1e-8f, [X_HUGE] = 1e4f,     [X_ZERO] = 0.0f,
+                                  [X_SCALES] = 4.0f, [X_EDGES] = 4.0f, [X_NONFINITE] = 4.0f};
+    static const float mags[6] = {1e-30f, 1e-20f, 1e-10f, 1.0f, 1e4f, 1e6f};
+    const int64_t n = c->n_in;
+    fill(x, n * c->n_tok, scale[c->xc]);
+    if (c->xc == X_SCALES)
+        for (int64_t i = 0; i < n * c->n_tok; i++)
+            x[i] *= mags[(i / 32) % 6];
+    if (c->xc == X_EDGES) make_edge_activations(x, n * c->n_tok);
+    if (c->xc != X_NONFINITE) return;
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    for (int64_t t = 0; t < c->n_tok && t < 3; t++)
+        x[t * n + (5 + 11 * t) % n] = bad[t];
+}
+
+/* The exact value of one weight row dotted with one activation row, as the
+ * format defines it, and mag = sum |terms|, the magnitude every rounding
+ * bound is relative to (a kernel's partial sums, in any grouping, are
+ * bounded by it). In double: products of two floats are exact, and
+ * dequantizing with to_float is exact for every type here (F16/BF16 widen
+ * exactly, d * q is an 11-bit by 8-bit product) except Q4_1, whose to_float
+ * rounds d q + m: its blocks are read directly, and its offset term is
+ * m * s with the activation block's stored s, which is how Q4_1 . Q8_1 is
+ * defined (ggml's and ours). */
+static void exact_dot(const mm_data *d, const void *w, const void *a, int64_t n, float *wtmp, float *atmp,
+                      double *want, double *mag) {
+    double sum = 0, abs_sum = 0;
+    if (d->w.type == QLM_TYPE_Q4_1) {
+        const qlm_block_q4_1 *wb = w;
+        const qlm_block_q8_1 *ab = a;
+        for (int64_t b = 0; b < n / QLM_QK4_1; b++) {
+            int64_t isum = 0, iabs = 0;
+            for (int j = 0; j < QLM_QK4_1; j++) {
+                const int q = j < 16 ? wb[b].qs[j] & 0x0f : wb[b].qs[j - 16] >> 4;
+                isum += q * ab[b].qs[j], iabs += llabs((long long)q * ab[b].qs[j]);
+            }
+            const double dd = (double)qlm_fp16_to_fp32(wb[b].d) * qlm_fp16_to_fp32(ab[b].d);
+            const double ms = (double)qlm_fp16_to_fp32(wb[b].m) * qlm_fp16_to_fp32(ab[b].s);
+            sum += dd * (double)isum + ms, abs_sum += fabs(dd) * (double)iabs + fabs(ms);
+        }
+    } else {
+        d->tt->to_float(w, wtmp, n);
+        d->at->to_float(a, atmp, n);
+        for (int64_t j = 0; j < n; j++) {
+            const double p = (double)wtmp[j] * atmp[j];
+            sum += p, abs_sum += fabs(p);
+        }
+    }
+    *want = sum, *mag = abs_sum;
+}
+
+/* Bound for any kernel. The integer block sums are exact and so are their
+ * int -> float conversions (|sum| < 2^24); each term then takes at most 3
+ * roundings (d_x d_y, times the sum, Q4_1's + m s; a float product 1). Then
+ * the float accumulation: in any order (one running sum, several lanes and
+ * accumulators, a tree) a sum errs by at most k U sum |terms| to first
+ * order, k the most additions any term goes through: one per later block
+ * (per element for float types) along a running sum, plus the reduction of
+ * lanes and accumulators (a few levels). So |error| <= (n_blocks + 20) U
+ * mag, with 1.01 for the second-order terms, and TINY per operation for
+ * underflow. */
+static double matmul_bound(int64_t n_blocks, double mag) {
+    return 1.01 * (double)(n_blocks + 20) * U * mag + (double)(n_blocks + 20) * TINY;
+}
+
+static void prepare(const mm_case *c, mm_data *d) {
+    memset(d, 0, sizeof *d);
+    d->tt = qlm_type_traits_get(c->type);
+    d->at = qlm_type_traits_get(d->tt->vec_dot_type);
+    d->row = qlm_row_size(c->type, c->n_in);
+    d->arow = qlm_row_size(d->tt->vec_dot_type, c->n_in);
+    make_weights(c, d);
+    d->x = xmalloc((size_t)(c->n_in * c->n_tok) * sizeof(float));
+    make_activations(c, d->x);
+    d->xq = xmalloc(d->arow * (size_t)c->n_tok);
+    for (int64_t t = 0; t < c->n_tok; t++)
+        d->at->from_float(d->x + t * c->n_in, (char *)d->xq + t * d->arow, c->n_in);
+    const size_t n_out = (size_t)(c->rows * c->n_tok);
+    d->want = xmalloc(n_out * sizeof(double));
+    d->tol = xmalloc(n_out * sizeof(double));
+    float *wtmp = xmalloc((size_t)c->n_in * sizeof(float)), *atmp = xmalloc((size_t)c->n_in * sizeof(float));
+    for (int64_t t = 0; t < c->n_tok; t++)
+        for (int64_t r = 0; r < c->rows; r++) {
+            double mag;
+            exact_dot(d, (char *)d->wq + r * d->row, (char *)d->xq + t * d->arow, c->n_in, wtmp, atmp,
+                      &d->want[t * c->rows + r], &mag);
+            d->tol[t * c->rows + r] = matmul_bound(c->n_in / d->tt->block_size, mag);
+        }
+    free(wtmp), free(atmp);
+    d->scratch = qlm_matmul_scratch_size(c->type, c->n_in, c->n_tok) + 64;
+    d->y_ref = xmalloc(n_out * sizeof(float));
+    void *scr = xmalloc(d->scratch);
+    qlm_ops_ref.matmul(&d->w, d->x, c->n_tok, d->y_ref, scr, 1);
+    free(scr);
+}
+
+static void release(mm_data *d) {
+    free(d->wq), free(d->packed), free(d->x), free(d->xq), free(d->want), free(d->tol), free(d->y_ref);
+}
+
+static void describe(char *buf, size_t cap, const qlm_ops *ops, const mm_case *c) {
+    snprintf(buf, cap, "%s matmul %s%s n_in %lld rows %lld n_tok %lld w %s x %s", ops->name,
+             qlm_type_name(c->type), c->packed ? " R16" : "", (long long)c->n_in, (long long)c->rows,
+             (long long)c->n_tok, w_names[c->wc], x_names[c->xc]);
+}
+
+/* The activations the table converted (its scratch) must be the reference
+ * quantizer's bytes: bit-identical quantizers are part of the contract
+ * (ops.h: scratch holds x converted to W's vec_dot_type; act8 rows for
+ * packed weights, compared without their padding). */
+static void check_converted(const char *what, const mm_case *c, const mm_data *d, const void *scratch) {
+    if (d->tt->vec_dot_type == QLM_TYPE_F32) return;
+    size_t stride = d->arow, used = d->arow;
+    void *want = d->xq;
+    if (c->packed) {
+        stride = qlm_act8_row_size(c->n_in), used = (size_t)c->n_in + (size_t)(c->n_in / 32) * 12;
+        want = xmalloc(stride * (size_t)c->n_tok);
+        for (int64_t t = 0; t < c->n_tok; t++)
+            qlm_act8_quantize_ref(d->x + t * c->n_in, (char *)want + t * stride, c->n_in);
+    }
+    int64_t bad_tok = -1;
+    for (int64_t t = 0; t < c->n_tok && bad_tok < 0; t++)
+        if (memcmp((const char *)scratch + t * stride, (const char *)want + t * stride, used) != 0)
+            bad_tok = t;
+    check(bad_tok < 0, "%s: converted activations of token %lld differ from the reference quantizer's", what,
+          (long long)bad_tok);
+    if (want != d->xq) free(want);
+}
+
+/* Each output within its bound of the exact value, and non-finite exactly
+ * where the reference table's is; against the reference table itself, the
+ * two bounds add up. Packed kernels must reproduce the packed reference bit
+ * for bit (pack.h). */
+static void check_values(const char *what, const mm_case *c, const mm_data *d, const float *y) {
+    int64_t bad_oracle = -1, bad_ref = -1;
+    for (int64_t i = 0; i < c->rows * c->n_tok; i++) {
+        const float got = y[i], ref = d->y_ref[i];
+        const int finite_ok = same_nonfinite(got, ref);
+        const int near_want = !isfinite(ref) || fabs(got - d->want[i]) <= d->tol[i];
+        const int near_ref = c->packed ? memcmp(&got, &ref, sizeof got) == 0 || (isnan(got) && isnan(ref))
+                                       : !isfinite(ref) || fabs((double)got - ref) <= 2 * d->tol[i];
+        if ((!finite_ok || !near_want) && bad_oracle < 0) bad_oracle = i;
+        if ((!finite_ok || !near_ref) && bad_ref < 0) bad_ref = i;
+    }
+    const int64_t o = bad_oracle < 0 ? 0 : bad_oracle, r = bad_ref < 0 ? 0 : bad_ref;
+    check(bad_oracle < 0, "%s: tok %lld row %lld: got %.9g, exact %.9g (bound %.3g, ref %.9g)", what,
+          (long long)(o / c->rows), (long long)(o % c->rows), y[o], d->want[o], d->tol[o], d->y_ref[o]);
+    check(bad_ref < 0, "%s: tok %lld row %lld: got %.9g, reference table %.9g%s", what,
+          (long long)(r / c->rows), (long long)(r % c->rows), y[r], d->y_ref[r],
+          c->packed ? " (must be identical)" : "");
+}
+
+/* A row's result depends neither on the row blocking (dot4 vs dot: which
+ * rows are blocked depends on the row count), nor on the thread count, nor
+ * on being computed with other weights in matmul_n. Two threads only for the
+ * largest row counts: the driver splits fixed units, so those show it, and
+ * each multi-threaded call costs a thread wake-up (slow under qemu). */
+static void check_invariance(const char *what, const qlm_ops *ops, const mm_case *c, mm_data *d,
+                             const float *y, void *scratch) {
+    const int64_t n_out = c->rows * c->n_tok;
+    float *y2 = xmalloc((size_t)n_out * sizeof(float)), *y3 = xmalloc((size_t)n_out * sizeof(float));
+    int64_t bad;
+    if (c->rows >= 17 || (c->packed && c->rows > QLM_PACK_ROWS)) {
+        ops->matmul(&d->w, d->x, c->n_tok, y2, scratch, 2);
+        bad = first_diff(y, y2, n_out);
+        check(bad < 0, "%s: 2 threads change output %lld: %.9g vs %.9g", what, (long long)bad,
+              bad < 0 ? 0 : y2[bad], bad < 0 ? 0 : y[bad]);
+    }
+    if (ops->matmul_n) {
+        const qlm_tensor *ws[2] = {&d->w, &d->w};
+        float *const ys[2] = {y2, y3};
+        ops->matmul_n(ws, ys, 2, d->x, c->n_tok, scratch, 1);
+        bad = first_diff(y, y2, n_out);
+        if (bad < 0) bad = first_diff(y, y3, n_out);
+        check(bad < 0, "%s: matmul_n differs from matmul at output %lld", what, (long long)bad);
+    }
+    if (!c->packed && c->rows > 1) {
+        bad = -1;
+        for (int64_t r = 0; r < c->rows && bad < 0; r++) {
+            qlm_tensor wr = d->w;
+            wr.ne[1] = 1, wr.data = (const char *)d->wq + r * d->row;
+            ops->matmul(&wr, d->x, c->n_tok, y2, scratch, 1);
+            for (int64_t t = 0; t < c->n_tok; t++)
+                if (memcmp(&y2[t], &y[t * c->rows + r], sizeof(float)) != 0) bad = r;
+        }
+        check(bad < 0, "%s: row %lld alone differs from the same row in the matrix", what, (long long)bad);
+    }
+    free(y2), free(y3);
+}
+
+static void check_matmul_case(const qlm_ops *ops, const mm_case *c) {
+    char what[200];
+    describe(what, sizeof what, ops, c);
+    mm_data d;
+    prepare(c, &d);
+    void *scratch = xmalloc(d.scratch);
+    float *y = xmalloc((size_t)(c->rows * c->n_tok) * sizeof(float));
+    ops->matmul(&d.w, d.x, c->n_tok, y, scratch, 1);
+    check_converted(what, c, &d, scratch);
+    check_values(what, c, &d, y);
+    check_invariance(what, ops, c, &d, y, scratch);
+    free(scratch), free(y);
+    release(&d);
+}
+
+/* Row counts: below, at and around the 4-row blocking (and one and two
+ * 16-row groups when packed). The long rows take fewer: they are there for
+ * the accumulation over many blocks, and cost the most (under qemu too). */
+typedef struct row_set {
+    const int64_t *rows, *packed;
+    int n_rows, n_packed;
+} row_set;
+
+static row_set rows_for(int64_t n_in) {
+    static const int64_t rows[] = {1, 3, 4, 5, 17}, packed[] = {16, 32};
+    static const int64_t long_rows[] = {1, 5}, long_packed[] = {16};
+    if (n_in > 1024) return (row_set){long_rows, long_packed, 2, 1};
+    return (row_set){rows, packed, 5, 2};
+}
+
+/* Every type the type table can compute (a vec_dot), on odd block counts,
+ * one and three tokens, every weight x activation case; float types also
+ * on lengths that are not a multiple of any vector. */
+static void check_matmul(const qlm_ops *ops) {
+    static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 4096 + 32}, n_toks[] = {1, 3};
+    for (int type = 0; type < QLM_TYPE_COUNT; type++) {
+        const qlm_type_traits *tt = qlm_type_traits_get((uint32_t)type);
+        if (!tt || !tt->vec_dot) continue;
+        for (size_t a = 0; a < sizeof n_ins / sizeof n_ins[0]; a++) {
+            if (n_ins[a] % tt->block_size != 0) continue;
+            const row_set rs = rows_for(n_ins[a]);
+            for (size_t k = 0; k < sizeof combos / sizeof combos[0]; k++)
+                for (int t = 0; t < 2; t++) {
+                    mm_case c = {(qlm_type)type, n_ins[a], 0, n_toks[t], combos[k][0], combos[k][1], 0};
+                    for (int r = 0; r < rs.n_rows; r++) {
+                        c.rows = rs.rows[r];
+                        check_matmul_case(ops, &c);
+                    }
+                    c.packed = 1;
+                    for (int r = 0; r < rs.n_packed; r++) {
+                        c.rows = rs.packed[r];
+                        if (qlm_pack_supported(c.type, c.rows)) check_matmul_case(ops, &c);
+                    }
+                }
+        }
+    }
+}
+
+/* ========================================================== the other ops */
+
+/* out = x / sqrt(mean(x^2) + eps) * w. Bound for any summation order: the
+ * sum of squares has n positive terms (each product rounded), so its
+ * relative error is at most (n + 1) U; the mean and + eps add 2 U, sqrt
+ * halves the total, the reciprocal and the two products add 3 U: in all
+ * below ((n + 1) / 2 + 8) U of the output. Scales 1e-18 and 1e18 push x^2
+ * to the edges of float's range. */
+static void check_rmsnorm(const qlm_ops *ops) {
+    static const int64_t sizes[] = {1, 7, 64, 576, 4097};
+    static const float scales[] = {1.0f, 1e-18f, 1e18f};
+    const float eps = 1e-5f;
+    for (size_t s = 0; s < 5; s++)
+        for (size_t k = 0; k < 4; k++) {
+            const int64_t n = sizes[s];
+            float *x = xmalloc((size_t)n * 4), *w = xmalloc((size_t)n * 4), *out = xmalloc((size_t)n * 4),
+                  *ref = xmalloc((size_t)n * 4);
+            fill(x, n, k < 3 ? scales[k] : 1.0f);
+            fill(w, n, 2.0f);
+            if (k == 3) x[n / 2] = NAN; /* poisons the whole row */
+            ops->rmsnorm(out, x, w, n, eps);
+            qlm_ops_ref.rmsnorm(ref, x, w, n, eps);
+            double ss = 0;
+            for (int64_t i = 0; i < n; i++)
+                ss += (double)x[i] * x[i];
+            const double inv = 1.0 / sqrt(ss / (double)n + (double)eps);
+            int64_t bad = -1;
+            for (int64_t i = 0; i < n && bad < 0; i++) {
+                const double want = x[i] * inv * w[i],
+                             tol = ((double)(n + 1) / 2 + 8) * U * fabs(want) + 4 * TINY;
+                if (!same_nonfinite(out[i], ref[i]) || (isfinite(ref[i]) && fabs(out[i] - want) > tol))
+                    bad = i;
+            }
+            check(bad < 0, "%s rmsnorm n %lld case %zu: element %lld: got %.9g ref %.9g", ops->name,
+                  (long long)n, k, (long long)bad, bad < 0 ? 0 : out[bad], bad < 0 ? 0 : ref[bad]);
+            free(x), free(w), free(out), free(ref);
+        }
+}
+
+/* One head rotated in double from the same float angle pos * theta[i] the
+ * kernel computes (the angle's own rounding is part of the definition). */
+static void rope_double(double *v, const float *x, int head_dim, int n_rot, const float *theta, float pos,
+                        qlm_rope_style style) {
+    for (int d = 0; d < head_dim; d++)
+        v[d] = x[d];
+    for (int i = 0; i < n_rot / 2; i++) {
+        const float a = pos * theta[i];
+        const int i0 = style == QLM_ROPE_NEOX ? i : 2 * i,
+                  i1 = style == QLM_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
+        v[i0] = x[i0] * cos((double)a) - x[i1] * sin((double)a);
+        v[i1] = x[i0] * sin((double)a) + x[i1] * cos((double)a);
+    }
+}
+
+/* The other element of d's rotation pair. */
+static int rope_partner(int d, int n_rot, qlm_rope_style style) {
+    if (style != QLM_ROPE_NEOX) return d ^ 1;
+    return d < n_rot / 2 ? d + n_rot / 2 : d - n_rot / 2;
+}
+
+/* Bound: cos and sin within 2 ulp (2 U absolute, |c|, |s| <= 1), two
+ * products and a sum rounded: below 8 U (|x0| + |x1|) for the pair.
+ * Unrotated dims must come back untouched. */
+static void check_rope(const qlm_ops *ops) {
+    enum { HD = 64, NH = 3 };
+    static const int n_rots[] = {64, 32, 2};
+    static const float positions[] = {0.0f, 1.0f, 17.0f, 4095.0f, -4.0f};
+    float theta[HD / 2], x[NH * HD], y[NH * HD];
+    double want[HD];
+    for (int i = 0; i < HD / 2; i++)
+        theta[i] = powf(10000.0f, -2.0f * (float)i / HD);
+    for (int style = 0; style < 2; style++)
+        for (int r = 0; r < 3; r++)
+            for (int p = 0; p < 5; p++) {
+                const qlm_rope_style st = style ? QLM_ROPE_NEOX : QLM_ROPE_NORM;
+                fill(x, NH * HD, 3.0f);
+                memcpy(y, x, sizeof x);
+                ops->rope(y, NH, HD, n_rots[r], theta, positions[p], st);
+                int bad = -1;
+                for (int h = 0; h < NH; h++) {
+                    const float *xh = x + h * HD;
+                    rope_double(want, xh, HD, n_rots[r], theta, positions[p], st);
+                    for (int d = 0; d < HD && bad < 0; d++) {
+                        const int e = rope_partner(d, n_rots[r], st);
+                        const double tol = d < n_rots[r] ? 8 * U * (fabs(xh[d]) + fabs(xh[e])) : 0;
+                        if (!(fabs(y[h * HD + d] - want[d]) <= tol)) bad = h * HD + d;
+                    }
+                }
+                check(bad < 0, "%s rope style %d n_rot %d pos %g: element %d: got %.9g", ops->name, style,
+                      n_rots[r], positions[p], bad, bad < 0 ? 0 : y[bad]);
+            }
+}
+
+/* h = silu(g) u = g / (1 + e^-g) u. Bound: expf within 2 ulp (its relative
+ * error passes to 1 + e^-g at most unchanged), the add, divide and multiply
+ * rounded: 8 U relative, plus 1e-38 absolute where the exact result is
+ * subnormal or flushes to zero (silu(-100) = -4e-42). */
+static void check_swiglu(const qlm_ops *ops) {
+    static const int64_t sizes[] = {9, 1, 7, 33, 4097};
+    for (size_t s = 0; s < 5; s++) {
+        const int64_t n = sizes[s];
+        float *g = xmalloc((size_t)n * 4), *u = xmalloc((size_t)n * 4), *h = xmalloc((size_t)n * 4),
+              *ref = xmalloc((size_t)n * 4);
+        fill(g, n, 30.0f);
+        fill(u, n, 2.0f);
+        if (s == 0) { /* the special values */
+            const float sg[9] = {0.0f, 1.0f, -1.0f, 20.0f, -20.0f, 100.0f, -1000.0f, 1e-30f, NAN};
+            memcpy(g, sg, sizeof sg);
+        }
+        ops->swiglu(h, g, u, n);
+        qlm_ops_ref.swiglu(ref, g, u, n);
+        int64_t bad = -1;
+        for (int64_t i = 0; i < n && bad < 0; i++) {
+            const double want = g[i] / (1.0 + exp(-(double)g[i])) * u[i];
+            if (!same_nonfinite(h[i], ref[i]) ||
+                (isfinite(ref[i]) && fabs(h[i] - want) > 8 * U * fabs(want) + 1e-38))
+                bad = i;
+        }
+        check(bad < 0, "%s swiglu n %lld: element %lld: got %.9g ref %.9g", ops->name, (long long)n,
+              (long long)bad, bad < 0 ? 0 : h[bad], bad < 0 ? 0 : ref[bad]);
+        free(g), free(u), free(h), free(ref);
+    }
+}
+
+/* softmax(scale q.K) V in double over the values the kernel sees (an F16
+ * cache holds rounded K, V; Q arrives rounded as the forward pass does). */
+static void attention_double(double *out, const float *q, const float *k, const float *v, int64_t n_kv,
+                             int hd, float scale) {
+    double *s = xmalloc((size_t)n_kv * sizeof(double)), max = -INFINITY, sum = 0;
+    for (int64_t p = 0; p < n_kv; p++) {
+        s[p] = 0;
+        for (int d = 0; d < hd; d++)
+            s[p] += (double)q[d] * k[p * hd + d];
+        s[p] *= scale;
+        if (s[p] > max) max = s[p];
+    }
+    for (int64_t p = 0; p < n_kv; p++)
+        sum += (s[p] = exp(s[p] - max));
+    for (int d = 0; d < hd; d++) {
+        out[d] = 0;
+        for (int64_t p = 0; p < n_kv; p++)
+            out[d] += s[p] / sum * v[p * hd + d];
+    }
+    free(s);
+}
+
+/* Bound, with |v| <= vmax. Each score is a float dot of hd products, scaled:
+ * off by at most e_p = (hd + 2) U scale sum_d |q_d k_pd|. Scores off by at
+ * most E = max e_p move each probability by a factor within e^(+-2E); expf
+ * (2 ulp), the sum of n_kv exponentials in float (n_kv U) and the
+ * normalization (2 U) add (n_kv + 8) U relative. The weighted sum of V, a
+ * convex combination, adds (n_kv + 2) U vmax. An F16 cache also rounds each
+ * probability to F16 (llama.cpp does): 2^-11 relative, or 2^-25 absolute
+ * where it is subnormal. */
+static double attention_bound(const float *q, const float *k, int64_t n_kv, int hd, float scale, int f16,
+                              double vmax) {
+    double e = 0;
+    for (int64_t p = 0; p < n_kv; p++) {
+        double m = 0;
+        for (int d = 0; d < hd; d++)
+            m += fabs((double)q[d] * k[p * hd + d]);
+        e = fmax(e, (hd + 2) * U * scale * m);
+    }
+    double tol = vmax * (expm1(2.0 * e) + (double)(n_kv + 8) * U + (double)(n_kv + 2) * U);
+    if (f16) tol += vmax * (0x1p-11 + (double)n_kv * 0x1p-25);
+    return tol;
+}
+
+static void check_attention_case(const qlm_ops *ops, int64_t n_kv, int hd, int f16, float qscale) {
+    const size_t nkv = (size_t)(n_kv * hd);
+    float *q = xmalloc((size_t)hd * 4), *k = xmalloc(nkv * 4), *v = xmalloc(nkv * 4),
+          *out = xmalloc((size_t)hd * 4);
+    float *scores = xmalloc((size_t)n_kv * 4);
+    uint16_t *k16 = xmalloc(nkv * 2), *v16 = xmalloc(nkv * 2);
+    double *want = xmalloc((size_t)hd * sizeof(double));
+    fill(q, hd, qscale), fill(k, (int64_t)nkv, 1.0f), fill(v, (int64_t)nkv, 1.0f);
+    if (f16) {
+        for (int d = 0; d < hd; d++)
+            q[d] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(q[d]));
+        for (size_t i = 0; i < nkv; i++) {
+            k16[i] = qlm_fp32_to_fp16(k[i]), k[i] = qlm_fp16_to_fp32(k16[i]);
+            v16[i] = qlm_fp32_to_fp16(v[i]), v[i] = qlm_fp16_to_fp32(v16[i]);
+        }
+    }
+    double vmax = 0;
+    for (size_t i = 0; i < nkv; i++)
+        vmax = fmax(vmax, fabs(v[i]));
+    const float scale = 1.0f / sqrtf((float)hd);
+    ops->attention_head(out, q, f16 ? (void *)k16 : (void *)k, f16 ? (void *)v16 : (void *)v,
+                        f16 ? QLM_TYPE_F16 : QLM_TYPE_F32, n_kv, hd, hd, scale, scores);
+    attention_double(want, q, k, v, n_kv, hd, scale);
+    const double tol = attention_bound(q, k, n_kv, hd, scale, f16, vmax);
+    int bad = -1;
+    for (int d = 0; d < hd && bad < 0; d++)
+        if (!(fabs(out[d] - want[d]) <= tol)) bad = d;
+    check(bad < 0,
+          "%s attention n_kv %lld head_dim %d %s q scale %g: dim %d: got %.9g exact %.9g (bound %.3g)",
+          ops->name, (long long)n_kv, hd, f16 ? "F16" : "F32", qscale, bad, bad < 0 ? 0 : out[bad],
+          bad < 0 ? 0 : want[bad], tol);
+    free(q), free(k), free(v), free(out), free(scores), free(k16), free(v16), free(want);
+}
+
+/* Context lengths 1 .. 1000, a peaked softmax (q scale 30) and head sizes
+ * that split unevenly over SIMD chunks (36, 72, 80 against 16 or 64 dims). */
+static void check_attention(const qlm_ops *ops) {
+    static const int64_t lens[] = {1, 2, 17, 300};
+    static const int hds[] = {36, 72, 80, 128};
+    for (int f16 = 0; f16 < 2; f16++) {
+        for (int i = 0; i < 4; i++) {
+            check_attention_case(ops, lens[i], 64, f16, 1.0f);
+            check_attention_case(ops, lens[i], 48, f16, 30.0f);
+        }
+        for (int i = 0; i < 4; i++) {
+            check_attention_case(ops, 3, hds[i], f16, 1.0f);
+            check_attention_case(ops, f16 ? 1000 : 300, hds[i], f16, 4.0f);
+        }
+    }
+}
+
+/* ================================================================= tables */
+
+/* QLM_CPU=name picks any listed table silently; a table built in but not
+ * runnable here (neon-dot on a CPU without the dot product) and an unknown
+ * name fall back to the best table with a reason. Restores QLM_CPU. */
+static void check_override(const qlm_ops *const *tables, int n, const qlm_cpu_table *built, int n_built) {
+    const char *old = getenv("QLM_CPU");
+    char *saved = old ? strdup(old) : NULL;
+    const char *note;
+    for (int i = 0; i < n; i++) {
+        setenv("QLM_CPU", tables[i]->name, 1);
+        const qlm_ops *got = qlm_ops_select_note(&note);
+        check(got == tables[i] && !note, "tables: QLM_CPU=%s selects %s (%s)", tables[i]->name, got->name,
+              note ? note : "no note");
+    }
+    for (int b = 0; b <= n_built; b++) {
+        const char *name = b < n_built ? built[b].ops->name : "no-such-kernels";
+        int listed = 0;
+        for (int i = 0; i < n; i++)
+            listed |= strcmp(tables[i]->name, name) == 0;
+        if (listed) continue;
+        setenv("QLM_CPU", name, 1);
+        const qlm_ops *got = qlm_ops_select_note(&note);
+        check(got == tables[n - 1] && note, "tables: QLM_CPU=%s (not runnable) selects %s%s", name, got->name,
+              note ? "" : " without a note");
+    }
+    if (saved)
+        setenv("QLM_CPU", saved, 1);
+    else
+        unsetenv("QLM_CPU");
+    free(saved);
+}
+
+/* The list starts with the reference, holds exactly the compiled-in tables
+ * the probed features allow, every table is complete, the default choice
+ * is the last (best) one, and, if KCHECK_EXPECT_TABLES is set, the names
+ * are exactly those. Returns the names ("ref avx2 ..."). */
+static void check_tables(const qlm_ops *const *tables, int n, char *names, size_t cap) {
+    names[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) strncat(names, " ", cap - strlen(names) - 1);
+        strncat(names, tables[i]->name, cap - strlen(names) - 1);
+    }
+    check(n > 0 && tables[0] == &qlm_ops_ref, "tables: the list does not start with ref");
+    const qlm_cpu_table *built;
+    const int n_built = qlm_cpu_tables(&built);
+    const unsigned features = qlm_cpu_features();
+    for (int b = 0; b < n_built; b++) {
+        int listed = 0;
+        for (int i = 0; i < n; i++)
+            listed |= tables[i] == built[b].ops;
+        const int runs = (built[b].needs & features) == built[b].needs;
+        check(listed == runs, "tables: %s is %slisted but the CPU features (%s) %s it", built[b].ops->name,
+              listed ? "" : "not ", qlm_cpu_features_str(), runs ? "allow" : "do not allow");
+    }
+    for (int i = 0; i < n; i++)
+        check(tables[i]->name && tables[i]->matmul && tables[i]->rmsnorm && tables[i]->rope &&
+                  tables[i]->attention_head && tables[i]->swiglu,
+              "tables: %s has a NULL op", tables[i]->name);
+    const char *env = getenv("QLM_CPU");
+    if (!env || !*env)
+        check(qlm_ops_select() == tables[n - 1], "tables: qlm_ops_select does not pick the best");
+    check_override(tables, n, built, n_built);
+    const char *expect = getenv("KCHECK_EXPECT_TABLES");
+    if (expect) check(strcmp(expect, names) == 0, "tables: listed \"%s\", expected \"%s\"", names, expect);
+}
+
+int main(void) {
+    const qlm_ops *tables[16];
+    const int n = qlm_ops_list(tables, 16);
+    char names[256];
+    check_tables(tables, n, names, sizeof names);
+    printf("kcheck: cpu features: %s\n", *qlm_cpu_features_str() ? qlm_cpu_features_str() : "(none)");
+    fflush(stdout);
+    /* The reference runs the oracle checks too: it is what validates the
+     * bounds themselves. */
+    for (int t = 0; t < n; t++) {
+        check_matmul(tables[t]);
+        check_rmsnorm(tables[t]);
+        check_rope(tables[t]);
+        check_swiglu(tables[t]);
+        check_attention(tables[t]);
+    }
+    printf("kcheck: %d passed, %d failed (tables: %s)\n", n_passed, n_failed, names);
+    return n_failed ? 1 : 0;
+}

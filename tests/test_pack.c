@@ -1,0 +1,97 @@
+/* test_pack.c - the R16 interleaved layout (kernels/cpu/pack.h): packing is
+ * a permutation of bytes, so unpacking gives back every row exactly, both on
+ * random tensors and on the default model as the loader repacks it. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h" /* internals: the loaded weights */
+#include "pack.h"
+#include "qlm.h"
+#include "test_util.h"
+
+static uint64_t rng = 12345;
+static uint8_t rbyte(void) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint8_t)(rng >> 56);
+}
+
+/* Random bytes are valid quantized data for the layout (any scale bits,
+ * NaN included, pack the same); n_out rows of n_in values. */
+static void check_roundtrip(qlm_type type, int64_t n_in, int64_t n_out) {
+    const size_t row = qlm_row_size(type, n_in), bytes = row * (size_t)n_out;
+    uint8_t *orig = malloc(bytes), *data = malloc(bytes), *tmp = malloc(QLM_PACK_ROWS * row), *back = malloc(row);
+    for (size_t i = 0; i < bytes; i++) orig[i] = rbyte();
+    memcpy(data, orig, bytes);
+    qlm_tensor w = {"w", type, {n_in, n_out, 1, 1}, row, data, QLM_LAYOUT_ROWS};
+    cr_assert(qlm_pack_supported(type, n_out));
+    qlm_pack_groups(&w, data, 0, n_out / QLM_PACK_ROWS, tmp);
+    w.layout = QLM_LAYOUT_R16;
+    cr_expect(n_in == 32 || memcmp(orig, data, bytes) != 0, "%s: packing moved nothing", qlm_type_name(type));
+    for (int64_t r = 0; r < n_out; r++) {
+        qlm_tensor_row_bytes(&w, r, back);
+        cr_expect(memcmp(back, orig + r * row, row) == 0, "%s n_in %lld row %lld differs after unpacking",
+                  qlm_type_name(type), (long long)n_in, (long long)r);
+    }
+    free(orig), free(data), free(tmp), free(back);
+}
+
+Test(pack, roundtrip_is_exact) {
+    const qlm_type types[] = {QLM_TYPE_Q4_0, QLM_TYPE_Q4_1, QLM_TYPE_Q8_0};
+    const int64_t ns[] = {32, 64, 160, 4096};
+    for (int t = 0; t < 3; t++)
+        for (int n = 0; n < 4; n++) {
+            check_roundtrip(types[t], ns[n], 16);
+            check_roundtrip(types[t], ns[n], 48);
+        }
+}
+
+Test(pack, only_whole_groups_of_supported_types) {
+    cr_expect(qlm_pack_supported(QLM_TYPE_Q4_0, 32));
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_Q4_0, 17), "a partial group stays row-major");
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_Q4_0, 0));
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_F16, 32), "float rows are streamed as they are");
+}
+
+/* The default model loaded twice, as stored and repacked: every matmul
+ * weight dequantizes to the same floats, row by row (the tied embedding
+ * table, looked up by row, included). */
+Test(pack, model_repack_dequantizes_identically) {
+    qlm_model_params p = qlm_model_default_params();
+    qlm_model *rows = NULL, *packed = NULL;
+    p.repack = 0;
+    cr_assert_eq(qlm_model_load(tu_model_path(), &p, &rows), QLM_OK, "%s", qlm_last_error(rows));
+    p.repack = 1;
+    cr_assert_eq(qlm_model_load(tu_model_path(), &p, &packed), QLM_OK, "%s", qlm_last_error(packed));
+    int n_packed = 0;
+    float *a = malloc(sizeof(float) * 8192), *b = malloc(sizeof(float) * 8192);
+    void *tmp = malloc(1 << 16);
+    for (int il = -1; il < rows->hp.n_layer; il++) {
+        const qlm_tensor *ra[7], *pa[7];
+        int n = 0;
+        if (il < 0) ra[n] = &rows->tok_embd, pa[n++] = &packed->tok_embd;
+        else {
+            const qlm_layer *lr = &rows->layers[il], *lp = &packed->layers[il];
+            const qlm_tensor *r7[7] = {&lr->wq, &lr->wk, &lr->wv, &lr->wo, &lr->ffn_gate, &lr->ffn_up, &lr->ffn_down};
+            const qlm_tensor *p7[7] = {&lp->wq, &lp->wk, &lp->wv, &lp->wo, &lp->ffn_gate, &lp->ffn_up, &lp->ffn_down};
+            for (; n < 7; n++) ra[n] = r7[n], pa[n] = p7[n];
+        }
+        for (int k = 0; k < n; k++) {
+            cr_assert_eq(ra[k]->layout, QLM_LAYOUT_ROWS);
+            n_packed += pa[k]->layout == QLM_LAYOUT_R16;
+            cr_assert_leq(ra[k]->ne[0], 8192);
+            for (int64_t r = 0; r < qlm_tensor_rows(ra[k]); r++) {
+                qlm_tensor_row_to_float(ra[k], r, a, tmp);
+                qlm_tensor_row_to_float(pa[k], r, b, tmp);
+                if (memcmp(a, b, sizeof(float) * ra[k]->ne[0]) != 0) {
+                    cr_expect_fail("%s row %lld differs after repacking", ra[k]->name, (long long)r);
+                    break;
+                }
+            }
+        }
+    }
+    cr_expect_gt(n_packed, rows->hp.n_layer * 7 / 2, "the default model's quantized weights get packed (%d)", n_packed);
+    free(a), free(b), free(tmp);
+    qlm_model_free(rows);
+    qlm_model_free(packed);
+}
