@@ -95,10 +95,10 @@ static qlm_status model_load(qlm_model *m, const qlm_model_params *p) {
     if (p->vocab_only) return QLM_OK;
     if ((st = model_find_arch(m)) != QLM_OK) return st;
     if ((st = model_load_weights(m)) != QLM_OK) return st;
-    if (p->repack && (st = qlm_model_repack(m)) != QLM_OK) return st;
     const char *note;
     m->ops = qlm_ops_select_note(&note);
     if (note) qlm_log(&m->log, QLM_LOG_WARN, "kernels: %s", note);
+    if (p->repack && (st = qlm_model_repack(m)) != QLM_OK) return st;
     qlm_log(&m->log, QLM_LOG_DEBUG, "cpu features: %s", qlm_system_cpu_features());
     qlm_log(&m->log, QLM_LOG_INFO, "%s: %s, %d layers, %d embd, %d heads (%d kv), %.1f M params, "
             "%.1f MiB, kernels %s", m->path, m->arch->name, m->hp.n_layer, m->hp.n_embd,

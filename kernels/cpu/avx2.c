@@ -502,6 +502,7 @@ static void matmul_n_avx2(const qlm_tensor *const *w, float *const *y, int n, co
 
 const qlm_ops qlm_ops_avx2 = {
     .name = "avx2",
+    .r16_types = QLM_R16_TYPES,
     .matmul = matmul_avx2,
     .matmul_n = matmul_n_avx2,
     .rmsnorm = qlm_cpu_rmsnorm_ref,

@@ -339,6 +339,7 @@ static void matmul_n_avx512(const qlm_tensor *const *w, float *const *y, int n, 
 
 const qlm_ops qlm_ops_avx512 = {
     .name = "avx512",
+    .r16_types = QLM_R16_TYPES,
     .matmul = matmul_avx512,
     .matmul_n = matmul_n_avx512,
     .rmsnorm = qlm_cpu_rmsnorm_ref,

@@ -16,6 +16,11 @@ typedef enum qlm_rope_style {
 typedef struct qlm_ops {
     const char *name; /* "ref", "avx2", ... */
 
+    /* Weight types this table multiplies fastest in the R16 layout
+     * (kernels/cpu/pack.h), bit 1 << type: the loader repacks those. Every
+     * table computes both layouts; this only says which one to load. */
+    uint64_t r16_types;
+
     /* y (n_tok, w.ne[1]) = x (n_tok, w.ne[0]) @ W^T. scratch holds the
      * activations converted to W's vec_dot_type: at least
      * qlm_matmul_scratch_size(w.type, w.ne[0], n_tok) bytes. */

@@ -27,6 +27,8 @@
 #include "tensor.h"
 
 #define QLM_PACK_ROWS 16
+/* The types R16 exists for, as an ops.r16_types mask. */
+#define QLM_R16_TYPES ((1ull << QLM_TYPE_Q4_0) | (1ull << QLM_TYPE_Q4_1) | (1ull << QLM_TYPE_Q8_0))
 
 /* Whether qlm_pack_tensor can pack a tensor of this type and row count. */
 int qlm_pack_supported(qlm_type type, int64_t n_rows);

@@ -156,6 +156,7 @@ void qlm_cpu_round_f16_ref(float *x, int64_t n) {
 
 const qlm_ops qlm_ops_ref = {
     .name = "ref",
+    .r16_types = QLM_R16_TYPES,
     .matmul = matmul_ref,
     .matmul_n = matmul_n_ref,
     .rmsnorm = qlm_cpu_rmsnorm_ref,
