@@ -69,7 +69,7 @@ static qlm_status context_alloc(qlm_context *c) {
     c->v = alloc_floats(nb * kv_dim);
     c->hb = alloc_floats(nb * hp->n_ff);
     c->hb2 = alloc_floats(nb * hp->n_ff);
-    c->scores = alloc_floats((int64_t)c->n_threads * c->n_ctx);
+    c->scores = alloc_floats((int64_t)c->n_threads * c->n_ctx * (hp->n_head / hp->n_head_kv));
     c->act_scratch = malloc(max_scratch(c->model, nb) + 1);
     c->row_tmp = malloc(c->model->tok_embd.row_bytes + 1);
     c->logits = alloc_floats((c->logits_all ? nb : 1) * (int64_t)hp->n_vocab);

@@ -23,7 +23,7 @@ struct qlm_context {
     float *k, *v;       /* (n_batch, n_head_kv * head_dim) */
     float *att;         /* (n_batch, n_head * head_dim) attention output */
     float *hb, *hb2;    /* (n_batch, n_ff) FFN gate / up */
-    float *scores;      /* (n_threads, n_ctx) attention scores, one row per thread */
+    float *scores;      /* (n_threads, heads per KV head, n_ctx) attention scores */
     void *act_scratch;  /* activations converted for integer dot products */
     void *row_tmp;      /* one embedding row's bytes, unpacked from R16 */
     float *logits;      /* (n_logits, n_vocab) */

@@ -28,7 +28,10 @@ static void kv_store(qlm_context *ctx, int il, int32_t n_tok) {
     ctx->ops->to_f16((uint16_t *)ctx->v_cache + off, ctx->v, n_tok * kv_dim);
 }
 
-/* Causal grouped-query attention of the n_tok new queries over the cache. */
+/* Causal grouped-query attention of the n_tok new queries over the cache.
+ * A work item is the query heads of one token that share a KV head (K and V
+ * are read once for all of them), split further when there are too few
+ * items to keep every thread busy (decoding one token). */
 static void attention(qlm_context *ctx, int il, int32_t n_tok) {
     const qlm_hparams *hp = &ctx->model->hp;
     const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim, q_dim = (int64_t)hp->n_head * hp->head_dim;
@@ -36,15 +39,21 @@ static void attention(qlm_context *ctx, int il, int32_t n_tok) {
     const float scale = 1.0f / sqrtf((float)hp->head_dim);
     const char *kl = (const char *)ctx->k_cache + (size_t)il * ctx->n_ctx * kv_dim * ctx->kv_elem;
     const char *vl = (const char *)ctx->v_cache + (size_t)il * ctx->n_ctx * kv_dim * ctx->kv_elem;
-    const int64_t n_work = (int64_t)n_tok * hp->n_head;
+    int parts = 1; /* pieces each group is split into */
+    while (parts < group && (int64_t)n_tok * hp->n_head_kv * parts < 2 * ctx->n_threads) parts *= 2;
+    const int per = (group + parts - 1) / parts;
+    const int64_t n_work = (int64_t)n_tok * hp->n_head_kv * parts;
 #pragma omp parallel for num_threads(ctx->n_threads) schedule(dynamic, 1)
     for (int64_t w = 0; w < n_work; w++) {
-        const int64_t t = w / hp->n_head, h = w % hp->n_head;
-        const size_t head_off = (size_t)(h / group) * hp->head_dim * ctx->kv_elem;
-        float *scores = ctx->scores + (size_t)omp_get_thread_num() * ctx->n_ctx;
-        ctx->ops->attention_head(ctx->att + t * q_dim + h * hp->head_dim, ctx->q + t * q_dim + h * hp->head_dim,
-                                 kl + head_off, vl + head_off, ctx->kv_type, ctx->n_past + t + 1, kv_dim,
-                                 hp->head_dim, scale, scores);
+        const int64_t t = w / (hp->n_head_kv * parts), kvh = w / parts % hp->n_head_kv;
+        const int h0 = (int)(kvh * group + (w % parts) * per);
+        const int n = h0 + per <= (kvh + 1) * group ? per : (int)((kvh + 1) * group - h0);
+        if (n <= 0) continue;
+        const size_t head_off = (size_t)kvh * hp->head_dim * ctx->kv_elem;
+        float *scores = ctx->scores + (size_t)omp_get_thread_num() * ctx->n_ctx * group;
+        ctx->ops->attention_heads(ctx->att + t * q_dim + (int64_t)h0 * hp->head_dim,
+                                  ctx->q + t * q_dim + (int64_t)h0 * hp->head_dim, n, kl + head_off, vl + head_off,
+                                  ctx->kv_type, ctx->n_past + t + 1, kv_dim, hp->head_dim, scale, scores);
     }
 }
 

@@ -355,7 +355,7 @@ static inline __m256 exp8(__m256 x) {
 /* qlm_cpu_softmax_ref's order: exps lane-wise, the double partial sums
  * p % 8 in two registers (lanes 0-3, 4-7), a scalar tail into the same
  * lanes, then the 4, 2, 1 fold. */
-static void softmax_avx2(float *s, int64_t n, int round_f16) {
+void qlm_cpu_softmax_avx2(float *s, int64_t n, int round_f16) {
     float max = -INFINITY;
     for (int64_t p = 0; p < n; p++)
         if (s[p] > max) max = s[p];
@@ -469,8 +469,16 @@ void qlm_cpu_attention_head_avx2(float *out, const float *q, const void *k, cons
     }
     for (int64_t p = 0; p < n_kv; p++)
         scores[p] = dot_f16_row(q, (const uint16_t *)k + p * stride, head_dim) * scale;
-    softmax_avx2(scores, n_kv, 1);
+    qlm_cpu_softmax_avx2(scores, n_kv, 1);
     weighted_v_f16(out, scores, v, n_kv, stride, head_dim);
+}
+
+void qlm_cpu_attention_heads_avx2(float *out, const float *q, int n_heads, const void *k, const void *v,
+                                  qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim, float scale,
+                                  float *scratch) {
+    for (int h = 0; h < n_heads; h++)
+        qlm_cpu_attention_head_avx2(out + (int64_t)h * head_dim, q + (int64_t)h * head_dim, k, v, kv_type, n_kv,
+                                    stride, head_dim, scale, scratch + h * n_kv);
 }
 
 /* ------------------------------------------------------------------ table */
@@ -508,6 +516,7 @@ const qlm_ops qlm_ops_avx2 = {
     .rmsnorm = qlm_cpu_rmsnorm_ref,
     .rope = qlm_cpu_rope_ref,
     .attention_head = qlm_cpu_attention_head_avx2,
+    .attention_heads = qlm_cpu_attention_heads_avx2,
     .swiglu = qlm_cpu_swiglu_avx2,
     .to_f16 = qlm_cpu_to_f16_avx2,
     .round_f16 = qlm_cpu_round_f16_avx2,

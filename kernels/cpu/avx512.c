@@ -345,6 +345,7 @@ const qlm_ops qlm_ops_avx512 = {
     .rmsnorm = qlm_cpu_rmsnorm_ref,
     .rope = qlm_cpu_rope_ref,
     .attention_head = qlm_cpu_attention_head_avx2, /* AVX2 code; AVX-512 CPUs run it */
+    .attention_heads = qlm_cpu_attention_heads_avx512,
     .swiglu = qlm_cpu_swiglu_avx2, /* AVX2 code, as attention */
     .to_f16 = qlm_cpu_to_f16_avx2,
     .round_f16 = qlm_cpu_round_f16_avx2,

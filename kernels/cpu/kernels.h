@@ -83,6 +83,18 @@ void qlm_cpu_round_f16_ref(float *x, int64_t n);
 void qlm_cpu_to_f16_avx2(uint16_t *dst, const float *src, int64_t n);
 void qlm_cpu_round_f16_avx2(float *x, int64_t n);
 void qlm_cpu_swiglu_avx2(float *h, const float *gate, const float *up, int64_t n);
+/* attention_heads as a loop over attention_head (tables without a shared-KV
+ * kernel). */
+void qlm_cpu_attention_heads_ref(float *out, const float *q, int n_heads, const void *k, const void *v,
+                                 qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim, float scale,
+                                 float *scratch);
+void qlm_cpu_attention_heads_avx2(float *out, const float *q, int n_heads, const void *k, const void *v,
+                                  qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim, float scale,
+                                  float *scratch);
+void qlm_cpu_attention_heads_avx512(float *out, const float *q, int n_heads, const void *k, const void *v,
+                                    qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim, float scale,
+                                    float *scratch);
+void qlm_cpu_softmax_avx2(float *s, int64_t n, int round_f16);
 void qlm_cpu_softmax_ref(float *scores, int64_t n, int round_f16);
 
 /* exp(x) in float by one fixed sequence of IEEE operations (kernels/cpu/

@@ -8,7 +8,9 @@
  *
  * Integer dots: Q4 weights are unpacked to int8 and multiplied with the Q8
  * activation block; the block's integer sum is exact, and one float multiply
- * -add per block (d_x * d_y) scales it, as in the reference. */
+ * -add per block (d_x * d_y) scales it, as in the reference. R16-packed
+ * weights (pack.h) have their own GEMM tiles below, bit-exact with the
+ * packed reference, which is why this table asks for them (r16_types). */
 #include <arm_neon.h>
 
 #include "kernels.h"
@@ -297,6 +299,176 @@ static void quantize_q8_1_neon(const float *x, void *dst, int64_t n) {
     }
 }
 
+/* act8 rows (pack.h): the same quants and fp16-rounded scales as the Q8_0 /
+ * Q8_1 quantizers above, plus the integer sum the R16 kernels take back. */
+static void quantize_act8_neon(const float *x, void *dst, int64_t n) {
+    const qlm_act8 a = qlm_act8_view(dst, n);
+    for (int64_t i = 0; i < n / 32; i++) {
+        int sum;
+        const float d = q8_block(x + i * 32, (int8_t *)a.q + i * 32, &sum);
+        ((float *)a.d)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(d));
+        ((float *)a.s)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16((float)sum * d));
+        ((int32_t *)a.sum)[i] = sum;
+    }
+}
+
+/* --------------------------------------------- packed (R16) weights, GEMM
+ * One 16-row group (pack.h) x up to R16_TILE tokens per r16_tile call. A
+ * packed quant chunk is 16 rows x 4 bytes: a 128-bit register holds 4 bytes
+ * of each of 4 rows ("quad" q = rows 4q..4q+3), one row per 32-bit lane, so
+ * a lane dot against 4 activation bytes broadcast gives 4 row dots at once
+ * (SDOT's by-element form; the baseline build widens, as dot16).
+ *
+ * A whole block is 16 (Q4) or 32 (Q8_0) weight registers, too many to keep
+ * next to the accumulators of several tokens, so the group is walked one
+ * quad at a time: a quad's 8 weight vectors are loaded and decoded once per
+ * block and reused for every token of the tile, with one accumulator per
+ * token in registers. The quads take turns over batches of R16_BATCH blocks
+ * (the batch stays in L1 for the next quad's pass), the other quads'
+ * accumulators waiting on the stack; each output still sums its blocks in
+ * order.
+ *
+ * Q4_1 nibbles (0..15) are valid int8 as they are, Q8_0 weights are int8
+ * already and Q4_0's are nibble - 8, so the integer dots are exactly the
+ * reference's isum. Then per block, in the reference's order and with
+ * separate multiplies and adds (a fused multiply-add would round once
+ * less), acc += (float)isum * (dw * da), then for Q4_1 acc += mw * s: the
+ * results are qlm_gemm_r16_*_ref's bit for bit. */
+
+enum { R16_Q4_0, R16_Q4_1, R16_Q8_0 };
+#define R16_TILE 8
+#define R16_BATCH 16
+/* The chunk loops unroll fully too: a weight array indexed by a loop
+ * counter would otherwise live on the stack. */
+#define UNROLL_CHUNKS _Pragma("GCC unroll 8")
+
+/* acc lane k += the 4 bytes of row k in w . bytes 4 lane..4 lane+3 of a;
+ * lane must be a constant (an immediate of SDOT and DUP). */
+#ifdef __ARM_FEATURE_DOTPROD
+#define DOT_LANE(acc, w, a, lane) vdotq_laneq_s32(acc, w, a, lane)
+#else
+#define DOT_LANE(acc, w, a, lane) dot16(acc, w, vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), lane)))
+#endif
+
+static inline size_t r16_header(int kind) { return kind == R16_Q4_1 ? 4 : 2; }
+static inline size_t r16_block_bytes(int kind) {
+    return (r16_header(kind) + (kind == R16_Q8_0 ? 32 : 16)) * QLM_PACK_ROWS;
+}
+
+/* The 8 weight vectors of quad q in a block's quant bytes: w[c] pairs with
+ * activation bytes 4c..4c+3, i.e. lane c % 4 of activation register c / 4.
+ * Q4: c < 4 are the low nibbles of chunk c (values 4c..), c >= 4 the high
+ * nibbles of chunk c - 4 (values 16 + 4(c - 4).., ggml's nibble order);
+ * Q8_0: chunk c. */
+static inline void r16_quad_weights(int kind, const uint8_t *qs, int q, int8x16_t w[8]) {
+    if (kind == R16_Q8_0) {
+        UNROLL_CHUNKS
+        for (int c = 0; c < 8; c++) w[c] = vld1q_s8((const int8_t *)qs + 64 * c + 16 * q);
+        return;
+    }
+    const int8x16_t offset = vdupq_n_s8(kind == R16_Q4_0 ? 8 : 0);
+    UNROLL_CHUNKS
+    for (int c = 0; c < 4; c++) {
+        const uint8x16_t v = vld1q_u8(qs + 64 * c + 16 * q);
+        w[c] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f))), offset);
+        w[c + 4] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), offset);
+    }
+}
+
+/* The 4 row dots of a quad with one token's 32 quants (a0 holds bytes
+ * 0..15, a1 16..31). Exact: |sum| <= 32 * 128 * 127. */
+static inline int32x4_t r16_quad_dot(const int8x16_t w[8], int8x16_t a0, int8x16_t a1) {
+    int32x4_t acc = DOT_LANE(vdupq_n_s32(0), w[0], a0, 0);
+    acc = DOT_LANE(acc, w[1], a0, 1);
+    acc = DOT_LANE(acc, w[2], a0, 2);
+    acc = DOT_LANE(acc, w[3], a0, 3);
+    acc = DOT_LANE(acc, w[4], a1, 0);
+    acc = DOT_LANE(acc, w[5], a1, 1);
+    acc = DOT_LANE(acc, w[6], a1, 2);
+    return DOT_LANE(acc, w[7], a1, 3);
+}
+
+/* Blocks [b0, b1) of quad q for T tokens (T a constant after inlining):
+ * acc[j] holds rows 4q..4q+3 of token j, kept in registers meanwhile. */
+static QLM_ALWAYS_INLINE void r16_quad_blocks(int kind, int T, const uint8_t *w, int q, int64_t b0, int64_t b1,
+                                              const qlm_act8 *a, float32x4_t *acc) {
+    const size_t header = r16_header(kind), block = r16_block_bytes(kind);
+    float32x4_t s[R16_TILE];
+    QLM_UNROLL_TILE
+    for (int j = 0; j < T; j++) s[j] = acc[j];
+    for (int64_t b = b0; b < b1; b++) {
+        const uint8_t *blk = w + b * block;
+        const float32x4_t dw = load4_h(blk, 4 * q);
+        int8x16_t wq[8];
+        r16_quad_weights(kind, blk + header * QLM_PACK_ROWS, q, wq);
+        QLM_UNROLL_TILE
+        for (int j = 0; j < T; j++) {
+            const int8_t *aq = a[j].q + b * 32;
+            const int32x4_t isum = r16_quad_dot(wq, vld1q_s8(aq), vld1q_s8(aq + 16));
+            const float32x4_t dd = vmulq_n_f32(dw, a[j].d[b]);
+            s[j] = vfmaq_f32(s[j], vcvtq_f32_s32(isum), dd);
+            if (kind == R16_Q4_1)
+                s[j] = vaddq_f32(s[j], vmulq_n_f32(load4_h(blk + 2 * QLM_PACK_ROWS, 4 * q), a[j].s[b]));
+        }
+    }
+    QLM_UNROLL_TILE
+    for (int j = 0; j < T; j++) acc[j] = s[j];
+}
+
+/* T tokens of one group, T <= R16_TILE. */
+static QLM_ALWAYS_INLINE void r16_tile(int kind, int T, const uint8_t *w, int64_t nb, const char *act,
+                                       size_t act_stride, float *y, int64_t ldy) {
+    qlm_act8 a[R16_TILE];
+    float32x4_t acc[4][R16_TILE];
+    for (int j = 0; j < T; j++) {
+        a[j] = qlm_act8_view(act + j * act_stride, nb * 32);
+        for (int q = 0; q < 4; q++) acc[q][j] = vdupq_n_f32(0.0f);
+    }
+    for (int64_t b0 = 0; b0 < nb; b0 += R16_BATCH) {
+        const int64_t b1 = b0 + R16_BATCH < nb ? b0 + R16_BATCH : nb;
+        for (int q = 0; q < 4; q++) r16_quad_blocks(kind, T, w, q, b0, b1, a, acc[q]);
+    }
+    for (int j = 0; j < T; j++)
+        for (int q = 0; q < 4; q++) vst1q_f32(y + j * ldy + 4 * q, acc[q][j]);
+}
+
+/* Full tiles, then one call for the remaining 1 to R16_TILE - 1 tokens, T
+ * a constant in each call so the accumulators stay in registers. */
+static QLM_ALWAYS_INLINE void r16_gemm(int kind, const void *w, int64_t nb, const void *act, size_t act_stride,
+                                       int64_t n_tok, float *y, int64_t ldy) {
+    const char *ac = act;
+    int64_t t = 0;
+    for (; t + R16_TILE <= n_tok; t += R16_TILE)
+        r16_tile(kind, R16_TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
+    const char *at = ac + t * act_stride;
+    float *yt = y + t * ldy;
+    switch (n_tok - t) {
+    case 7: r16_tile(kind, 7, w, nb, at, act_stride, yt, ldy); break;
+    case 6: r16_tile(kind, 6, w, nb, at, act_stride, yt, ldy); break;
+    case 5: r16_tile(kind, 5, w, nb, at, act_stride, yt, ldy); break;
+    case 4: r16_tile(kind, 4, w, nb, at, act_stride, yt, ldy); break;
+    case 3: r16_tile(kind, 3, w, nb, at, act_stride, yt, ldy); break;
+    case 2: r16_tile(kind, 2, w, nb, at, act_stride, yt, ldy); break;
+    case 1: r16_tile(kind, 1, w, nb, at, act_stride, yt, ldy); break;
+    default: break;
+    }
+}
+
+static void gemm_r16_q4_0_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                               float *y, int64_t ldy) {
+    r16_gemm(R16_Q4_0, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+static void gemm_r16_q4_1_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                               float *y, int64_t ldy) {
+    r16_gemm(R16_Q4_1, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+static void gemm_r16_q8_0_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                               float *y, int64_t ldy) {
+    r16_gemm(R16_Q8_0, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
 /* ------------------------------------------------------------------ table */
 
 static const qlm_cpu_kernels kernels = {
@@ -310,6 +482,10 @@ static const qlm_cpu_kernels kernels = {
              [QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_neon,
              [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_neon},
     .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_neon, [QLM_TYPE_Q8_1] = quantize_q8_1_neon},
+    .gemm_r16 = {[QLM_TYPE_Q4_0] = gemm_r16_q4_0_neon,
+                 [QLM_TYPE_Q4_1] = gemm_r16_q4_1_neon,
+                 [QLM_TYPE_Q8_0] = gemm_r16_q8_0_neon},
+    .quantize_act8 = quantize_act8_neon,
 };
 
 static void matmul_neon(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
@@ -322,15 +498,16 @@ static void matmul_n_neon(const qlm_tensor *const *w, float *const *y, int n, co
     qlm_cpu_matmul_n(&kernels, w, y, n, x, n_tok, scratch, n_threads);
 }
 
-/* Packed (R16) weights run the driver's scalar references (gemm_r16 NULL);
- * non-matmul ops are the reference ones until NEON versions exist. */
+/* Non-matmul ops are the reference ones until NEON versions exist. */
 const qlm_ops QLM_NEON_OPS = {
     .name = QLM_NEON_NAME,
+    .r16_types = QLM_R16_TYPES,
     .matmul = matmul_neon,
     .matmul_n = matmul_n_neon,
     .rmsnorm = qlm_cpu_rmsnorm_ref,
     .rope = qlm_cpu_rope_ref,
     .attention_head = qlm_cpu_attention_head_ref,
+    .attention_heads = qlm_cpu_attention_heads_ref,
     .swiglu = qlm_cpu_swiglu_ref,
     .to_f16 = qlm_cpu_to_f16_ref,
     .round_f16 = qlm_cpu_round_f16_ref,

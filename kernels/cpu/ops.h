@@ -47,6 +47,13 @@ typedef struct qlm_ops {
     void (*attention_head)(float *out, const float *q, const void *k, const void *v, qlm_type kv_type,
                            int64_t n_kv, int64_t stride, int head_dim, float scale, float *scratch);
 
+    /* n_heads query heads (q, out: n_heads * head_dim, consecutive) that
+     * share one K/V head: each as attention_head, K and V read once for all.
+     * scratch holds n_heads * n_kv floats. */
+    void (*attention_heads)(float *out, const float *q, int n_heads, const void *k, const void *v,
+                            qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim, float scale,
+                            float *scratch);
+
     /* h (n) = silu(gate (n)) * up (n) */
     void (*swiglu)(float *h, const float *gate, const float *up, int64_t n);
 

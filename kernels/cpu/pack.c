@@ -121,29 +121,34 @@ static float f16_at(const uint8_t *p, int i) {
     return qlm_fp16_to_fp32(h);
 }
 
-/* One generic loop: kind 0 = Q4_0, 1 = Q4_1, 2 = Q8_0. */
+/* One generic loop: kind 0 = Q4_0, 1 = Q4_1, 2 = Q8_0. Each block's values
+ * are decoded once for all tokens; y holds the running sums, so each output
+ * is 0, then + block 0's term, + block 1's, ... */
 static void gemm_r16_ref(int kind, const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                          float *y, int64_t ldy) {
     const size_t header = kind == 1 ? 4 : 2, quants = kind == 2 ? 32 : 16;
     const size_t bb = (header + quants) * QLM_PACK_ROWS;
     const int64_t n_in = nb * 32;
-    for (int64_t t = 0; t < n_tok; t++) {
-        const qlm_act8 a = qlm_act8_view((const char *)act + t * act_stride, n_in);
-        for (int r = 0; r < QLM_PACK_ROWS; r++) {
-            float acc = 0.0f;
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *blk = (const uint8_t *)w + b * bb, *qs = blk + header * QLM_PACK_ROWS;
-                const int8_t *aq = a.q + b * 32;
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int r = 0; r < QLM_PACK_ROWS; r++) y[t * ldy + r] = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = (const uint8_t *)w + b * bb, *qs = blk + header * QLM_PACK_ROWS;
+        int vals[QLM_PACK_ROWS][32];
+        for (int r = 0; r < QLM_PACK_ROWS; r++)
+            for (int j = 0; j < 32; j++)
+                vals[r][j] = kind == 2 ? q8_value(qs, r, j) : q4_value(qs, r, j) - (kind == 0 ? 8 : 0);
+        for (int64_t t = 0; t < n_tok; t++) {
+            const qlm_act8 a = qlm_act8_view((const char *)act + t * act_stride, n_in);
+            const int8_t *aq = a.q + b * 32;
+            for (int r = 0; r < QLM_PACK_ROWS; r++) {
                 int32_t isum = 0;
-                for (int j = 0; j < 32; j++) {
-                    const int v = kind == 2 ? q8_value(qs, r, j) : q4_value(qs, r, j) - (kind == 0 ? 8 : 0);
-                    isum += v * aq[j];
-                }
+                for (int j = 0; j < 32; j++) isum += vals[r][j] * aq[j];
                 const float dd = f16_at(blk, r) * a.d[b];
+                float acc = y[t * ldy + r];
                 acc += (float)isum * dd;
                 if (kind == 1) acc += f16_at(blk + 2 * QLM_PACK_ROWS, r) * a.s[b];
+                y[t * ldy + r] = acc;
             }
-            y[t * ldy + r] = acc;
         }
     }
 }

@@ -139,6 +139,14 @@ void qlm_cpu_attention_head_ref(float *out, const float *q, const void *k, const
     }
 }
 
+void qlm_cpu_attention_heads_ref(float *out, const float *q, int n_heads, const void *k, const void *v,
+                                 qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim, float scale,
+                                 float *scratch) {
+    for (int h = 0; h < n_heads; h++)
+        qlm_cpu_attention_head_ref(out + (int64_t)h * head_dim, q + (int64_t)h * head_dim, k, v, kv_type, n_kv,
+                                   stride, head_dim, scale, scratch + h * n_kv);
+}
+
 void qlm_cpu_swiglu_ref(float *h, const float *gate, const float *up, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         const float e = qlm_expf_ref(-gate[i]);
@@ -162,6 +170,7 @@ const qlm_ops qlm_ops_ref = {
     .rmsnorm = qlm_cpu_rmsnorm_ref,
     .rope = qlm_cpu_rope_ref,
     .attention_head = qlm_cpu_attention_head_ref,
+    .attention_heads = qlm_cpu_attention_heads_ref,
     .swiglu = qlm_cpu_swiglu_ref,
     .to_f16 = qlm_cpu_to_f16_ref,
     .round_f16 = qlm_cpu_round_f16_ref,
