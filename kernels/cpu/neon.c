@@ -347,7 +347,8 @@ enum { R16_Q4_0, R16_Q4_1, R16_Q8_0 };
 #ifdef __ARM_FEATURE_DOTPROD
 #define DOT_LANE(acc, w, a, lane) vdotq_laneq_s32(acc, w, a, lane)
 #else
-#define DOT_LANE(acc, w, a, lane) dot16(acc, w, vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), lane)))
+#define DOT_LANE(acc, w, a, lane)                                                                            \
+    dot16(acc, w, vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), lane)))
 #endif
 
 static inline size_t r16_header(int kind) { return kind == R16_Q4_1 ? 4 : 2; }
@@ -363,7 +364,8 @@ static inline size_t r16_block_bytes(int kind) {
 static inline void r16_quad_weights(int kind, const uint8_t *qs, int q, int8x16_t w[8]) {
     if (kind == R16_Q8_0) {
         UNROLL_CHUNKS
-        for (int c = 0; c < 8; c++) w[c] = vld1q_s8((const int8_t *)qs + 64 * c + 16 * q);
+        for (int c = 0; c < 8; c++)
+            w[c] = vld1q_s8((const int8_t *)qs + 64 * c + 16 * q);
         return;
     }
     const int8x16_t offset = vdupq_n_s8(kind == R16_Q4_0 ? 8 : 0);
@@ -390,15 +392,17 @@ static inline int32x4_t r16_quad_dot(const int8x16_t w[8], int8x16_t a0, int8x16
 
 /* Blocks [b0, b1) of quad q for T tokens (T a constant after inlining):
  * acc[j] holds rows 4q..4q+3 of token j, kept in registers meanwhile. */
-static QLM_ALWAYS_INLINE void r16_quad_blocks(int kind, int T, const uint8_t *w, int q, int64_t b0, int64_t b1,
-                                              const qlm_act8 *a, float32x4_t *acc) {
+static QLM_ALWAYS_INLINE void r16_quad_blocks(int kind, int T, const uint8_t *w, int q, int64_t b0,
+                                              int64_t b1, const qlm_act8 *a, float32x4_t *acc) {
     const size_t header = r16_header(kind), block = r16_block_bytes(kind);
     float32x4_t s[R16_TILE];
     QLM_UNROLL_TILE
-    for (int j = 0; j < T; j++) s[j] = acc[j];
+    for (int j = 0; j < T; j++)
+        s[j] = acc[j];
     for (int64_t b = b0; b < b1; b++) {
         const uint8_t *blk = w + b * block;
         const float32x4_t dw = load4_h(blk, 4 * q);
+        const float32x4_t mw = kind == R16_Q4_1 ? load4_h(blk + 2 * QLM_PACK_ROWS, 4 * q) : dw;
         int8x16_t wq[8];
         r16_quad_weights(kind, blk + header * QLM_PACK_ROWS, q, wq);
         QLM_UNROLL_TILE
@@ -406,13 +410,13 @@ static QLM_ALWAYS_INLINE void r16_quad_blocks(int kind, int T, const uint8_t *w,
             const int8_t *aq = a[j].q + b * 32;
             const int32x4_t isum = r16_quad_dot(wq, vld1q_s8(aq), vld1q_s8(aq + 16));
             const float32x4_t dd = vmulq_n_f32(dw, a[j].d[b]);
-            s[j] = vfmaq_f32(s[j], vcvtq_f32_s32(isum), dd);
-            if (kind == R16_Q4_1)
-                s[j] = vaddq_f32(s[j], vmulq_n_f32(load4_h(blk + 2 * QLM_PACK_ROWS, 4 * q), a[j].s[b]));
+            s[j] = vaddq_f32(s[j], vmulq_f32(vcvtq_f32_s32(isum), dd));
+            if (kind == R16_Q4_1) s[j] = vaddq_f32(s[j], vmulq_n_f32(mw, a[j].s[b]));
         }
     }
     QLM_UNROLL_TILE
-    for (int j = 0; j < T; j++) acc[j] = s[j];
+    for (int j = 0; j < T; j++)
+        acc[j] = s[j];
 }
 
 /* T tokens of one group, T <= R16_TILE. */
@@ -422,20 +426,23 @@ static QLM_ALWAYS_INLINE void r16_tile(int kind, int T, const uint8_t *w, int64_
     float32x4_t acc[4][R16_TILE];
     for (int j = 0; j < T; j++) {
         a[j] = qlm_act8_view(act + j * act_stride, nb * 32);
-        for (int q = 0; q < 4; q++) acc[q][j] = vdupq_n_f32(0.0f);
+        for (int q = 0; q < 4; q++)
+            acc[q][j] = vdupq_n_f32(0.0f);
     }
     for (int64_t b0 = 0; b0 < nb; b0 += R16_BATCH) {
         const int64_t b1 = b0 + R16_BATCH < nb ? b0 + R16_BATCH : nb;
-        for (int q = 0; q < 4; q++) r16_quad_blocks(kind, T, w, q, b0, b1, a, acc[q]);
+        for (int q = 0; q < 4; q++)
+            r16_quad_blocks(kind, T, w, q, b0, b1, a, acc[q]);
     }
     for (int j = 0; j < T; j++)
-        for (int q = 0; q < 4; q++) vst1q_f32(y + j * ldy + 4 * q, acc[q][j]);
+        for (int q = 0; q < 4; q++)
+            vst1q_f32(y + j * ldy + 4 * q, acc[q][j]);
 }
 
 /* Full tiles, then one call for the remaining 1 to R16_TILE - 1 tokens, T
  * a constant in each call so the accumulators stay in registers. */
-static QLM_ALWAYS_INLINE void r16_gemm(int kind, const void *w, int64_t nb, const void *act, size_t act_stride,
-                                       int64_t n_tok, float *y, int64_t ldy) {
+static QLM_ALWAYS_INLINE void r16_gemm(int kind, const void *w, int64_t nb, const void *act,
+                                       size_t act_stride, int64_t n_tok, float *y, int64_t ldy) {
     const char *ac = act;
     int64_t t = 0;
     for (; t + R16_TILE <= n_tok; t += R16_TILE)
@@ -443,14 +450,29 @@ static QLM_ALWAYS_INLINE void r16_gemm(int kind, const void *w, int64_t nb, cons
     const char *at = ac + t * act_stride;
     float *yt = y + t * ldy;
     switch (n_tok - t) {
-    case 7: r16_tile(kind, 7, w, nb, at, act_stride, yt, ldy); break;
-    case 6: r16_tile(kind, 6, w, nb, at, act_stride, yt, ldy); break;
-    case 5: r16_tile(kind, 5, w, nb, at, act_stride, yt, ldy); break;
-    case 4: r16_tile(kind, 4, w, nb, at, act_stride, yt, ldy); break;
-    case 3: r16_tile(kind, 3, w, nb, at, act_stride, yt, ldy); break;
-    case 2: r16_tile(kind, 2, w, nb, at, act_stride, yt, ldy); break;
-    case 1: r16_tile(kind, 1, w, nb, at, act_stride, yt, ldy); break;
-    default: break;
+    case 7:
+        r16_tile(kind, 7, w, nb, at, act_stride, yt, ldy);
+        break;
+    case 6:
+        r16_tile(kind, 6, w, nb, at, act_stride, yt, ldy);
+        break;
+    case 5:
+        r16_tile(kind, 5, w, nb, at, act_stride, yt, ldy);
+        break;
+    case 4:
+        r16_tile(kind, 4, w, nb, at, act_stride, yt, ldy);
+        break;
+    case 3:
+        r16_tile(kind, 3, w, nb, at, act_stride, yt, ldy);
+        break;
+    case 2:
+        r16_tile(kind, 2, w, nb, at, act_stride, yt, ldy);
+        break;
+    case 1:
+        r16_tile(kind, 1, w, nb, at, act_stride, yt, ldy);
+        break;
+    default:
+        break;
     }
 }
 

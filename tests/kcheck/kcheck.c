@@ -403,9 +403,25 @@ static row_set rows_for(int64_t n_in) {
     return (row_set){rows, packed, 5, 2};
 }
 
+/* Token counts of the packed cases. The R16 kernels work in tiles of
+ * tokens (2 or 8 so far), each tail size its own instance: so besides 1 and
+ * 3, exactly one tile of 8, then a tile and tails of 1, 5 and (after two
+ * tiles) 7. The long rows, where the kernels also split the blocks into
+ * batches, take 1 and 9 (a full tile and a tail, over many batches). */
+static int packed_toks(int64_t n_in, const int64_t **toks) {
+    static const int64_t all[] = {1, 3, 8, 9, 13, 23}, long_rows[] = {1, 9};
+    if (n_in > 1024) {
+        *toks = long_rows;
+        return 2;
+    }
+    *toks = all;
+    return 6;
+}
+
 /* Every type the type table can compute (a vec_dot), on odd block counts,
- * one and three tokens, every weight x activation case; float types also
- * on lengths that are not a multiple of any vector. */
+ * one and three tokens (packed: packed_toks), every weight x activation
+ * case; float types also on lengths that are not a multiple of any
+ * vector. */
 static void check_matmul(const qlm_ops *ops) {
     static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 4096 + 32}, n_toks[] = {1, 3};
     for (int type = 0; type < QLM_TYPE_COUNT; type++) {
@@ -414,19 +430,22 @@ static void check_matmul(const qlm_ops *ops) {
         for (size_t a = 0; a < sizeof n_ins / sizeof n_ins[0]; a++) {
             if (n_ins[a] % tt->block_size != 0) continue;
             const row_set rs = rows_for(n_ins[a]);
-            for (size_t k = 0; k < sizeof combos / sizeof combos[0]; k++)
-                for (int t = 0; t < 2; t++) {
-                    mm_case c = {(qlm_type)type, n_ins[a], 0, n_toks[t], combos[k][0], combos[k][1], 0};
+            const int64_t *ptoks;
+            const int n_ptoks = packed_toks(n_ins[a], &ptoks);
+            for (size_t k = 0; k < sizeof combos / sizeof combos[0]; k++) {
+                mm_case c = {(qlm_type)type, n_ins[a], 0, 0, combos[k][0], combos[k][1], 0};
+                for (int t = 0; t < 2; t++)
                     for (int r = 0; r < rs.n_rows; r++) {
-                        c.rows = rs.rows[r];
+                        c.n_tok = n_toks[t], c.rows = rs.rows[r];
                         check_matmul_case(ops, &c);
                     }
-                    c.packed = 1;
+                c.packed = 1;
+                for (int t = 0; t < n_ptoks; t++)
                     for (int r = 0; r < rs.n_packed; r++) {
-                        c.rows = rs.packed[r];
+                        c.n_tok = ptoks[t], c.rows = rs.packed[r];
                         if (qlm_pack_supported(c.type, c.rows)) check_matmul_case(ops, &c);
                     }
-                }
+            }
         }
     }
 }
