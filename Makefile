@@ -75,7 +75,7 @@ all: libqlm.a libqlm.so run bench/bench
 # Target-specific flags (they also apply to the asan build's objects).
 $(BUILD)/kernels/cpu/avx2.o: CFLAGS += -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512bf16
-$(BUILD)/kernels/cpu/avx512.o: CFLAGS += $(AVX512_FLAGS)
+$(BUILD)/kernels/cpu/avx512.o: CFLAGS += $(AVX512_FLAGS) -O3
 $(BUILD)/kernels/cpu/avx512_attn.o: CFLAGS += $(AVX512_FLAGS)
 # -O3: the R16 tiles rely on full unrolling of their small constant loops
 # (accumulators in registers); the results do not depend on it.

@@ -58,8 +58,8 @@ main() {
     [ -x "$QLM_BENCH" ] || { log "$QLM_BENCH missing: run make first"; exit 1; }
     build_llama_cpp
     mkdir -p "$CACHE/models"
-    printf '| model | threads | test | qlm t/s | qlm GB/s | llama.cpp t/s | qlm / llama.cpp |\n'
-    printf '|---|---:|---|---:|---:|---:|---:|\n'
+    printf '| model | threads | test | qlm t/s | qlm GB/s | qlm %% of bandwidth | llama.cpp t/s | qlm / llama.cpp |\n'
+    printf '|---|---:|---|---:|---:|---:|---:|---:|\n'
     for spec in "${MODELS[@]}"; do
         local preset=${spec%%:*} type=${spec#*:}
         local f=$CACHE/models/synthetic-$preset-$type.gguf
@@ -67,14 +67,16 @@ main() {
         local q l
         q=$(qlm_results "$f")
         l=$(llama_results "$f")
-        while read -r test qts qgb _; do
+        while read -r test qts qgb qpct; do
             local lts
             lts=$(awk -v t="$test" '$1 == t { print $2 }' <<<"$l")
             python3 -c 'import sys
-m, th, t, q, g, l = sys.argv[1:]
+m, th, t, q, g, p, l = sys.argv[1:]
 r = "%.2f" % (float(q) / float(l)) if l else "n/a"
-print("| %s | %s | %s | %.2f | %.2f | %s | %s |" % (m, th, t, float(q), float(g), "%.2f" % float(l) if l else "n/a", r))' \
-                "$preset $type" "$THREADS" "$test" "$qts" "$qgb" "${lts:-}"
+pct = "%.0f%%" % float(p) if t.startswith("tg") else ""
+gbs = "%.2f" % float(g) if t.startswith("tg") else ""
+print("| %s | %s | %s | %.2f | %s | %s | %s | %s |" % (m, th, t, float(q), gbs, pct, "%.2f" % float(l) if l else "n/a", r))' \
+                "$preset $type" "$THREADS" "$test" "$qts" "$qgb" "$qpct" "${lts:-}"
         done <<<"$q"
     done
 }

@@ -239,6 +239,46 @@ static inline float at_b(const void *p, int64_t i) { return qlm_bf16_to_fp32(((c
         *s = sum;                                                                                            \
     }
 
+/* 4 rows x 2 tokens, each pair exactly as FLOAT_DOT computes it (16
+ * accumulators: two per pair, as the 1-row dot's a0/a1). */
+#define FLOAT_GEMM4X2(NAME, LOAD, AT)                                                                        \
+    static void NAME(int64_t n, float *y, int64_t ldy, const void *w, size_t rb, const void *vx, size_t xb) { \
+        const char *wr = w;                                                                                  \
+        const float *x[2] = {vx, (const float *)((const char *)vx + xb)};                                    \
+        __m512 a0[4][2], a1[4][2];                                                                           \
+        QLM_UNROLL_TILE for (int r = 0; r < 4; r++)                                                                          \
+            QLM_UNROLL_TILE for (int t = 0; t < 2; t++) a0[r][t] = a1[r][t] = _mm512_setzero_ps();                           \
+        int64_t i = 0;                                                                                       \
+        for (; i + 32 <= n; i += 32) {                                                                       \
+            const __m512 x00 = _mm512_loadu_ps(x[0] + i), x01 = _mm512_loadu_ps(x[0] + i + 16);              \
+            const __m512 x10 = _mm512_loadu_ps(x[1] + i), x11 = _mm512_loadu_ps(x[1] + i + 16);              \
+            QLM_UNROLL_TILE for (int r = 0; r < 4; r++) {                                                                    \
+                const __m512 w0 = LOAD(wr + r * rb, i), w1 = LOAD(wr + r * rb, i + 16);                      \
+                a0[r][0] = _mm512_fmadd_ps(w0, x00, a0[r][0]);                                               \
+                a1[r][0] = _mm512_fmadd_ps(w1, x01, a1[r][0]);                                               \
+                a0[r][1] = _mm512_fmadd_ps(w0, x10, a0[r][1]);                                               \
+                a1[r][1] = _mm512_fmadd_ps(w1, x11, a1[r][1]);                                               \
+            }                                                                                                \
+        }                                                                                                    \
+        for (; i + 16 <= n; i += 16)                                                                         \
+            QLM_UNROLL_TILE for (int r = 0; r < 4; r++)                                                                      \
+                QLM_UNROLL_TILE for (int t = 0; t < 2; t++)                                                                  \
+                    a0[r][t] = _mm512_fmadd_ps(LOAD(wr + r * rb, i), _mm512_loadu_ps(x[t] + i), a0[r][t]);   \
+        QLM_UNROLL_TILE for (int r = 0; r < 4; r++)                                                                          \
+            QLM_UNROLL_TILE for (int t = 0; t < 2; t++) {                                                                    \
+                float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0[r][t], a1[r][t]));                         \
+                for (int64_t j = i; j < n; j++) {                                                            \
+                    const float p = AT(wr + r * rb, j) * x[t][j];                                            \
+                    sum += p;                                                                                \
+                }                                                                                            \
+                y[t * ldy + r] = sum;                                                                        \
+            }                                                                                                \
+    }
+
+FLOAT_GEMM4X2(gemm4x2_f32_avx512, load16_f32, at_f32)
+FLOAT_GEMM4X2(gemm4x2_f16_avx512, load16_h, at_h)
+FLOAT_GEMM4X2(gemm4x2_bf16_avx512, load16_b, at_b)
+
 FLOAT_DOT(dot_f32_f32_avx512, load16_f32, at_f32)
 FLOAT_DOT(dot_f16_f32_avx512, load16_h, at_h)
 FLOAT_DOT(dot_bf16_f32_avx512, load16_b, at_b)
@@ -320,6 +360,9 @@ static const qlm_cpu_kernels kernels = {
             [QLM_TYPE_Q4_1] = dot_q4_1_q8_1_avx512,
             [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_avx512},
     .dot4 = {[QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_avx512, [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_avx512},
+    .gemm4x2 = {[QLM_TYPE_F32] = gemm4x2_f32_avx512,
+                [QLM_TYPE_F16] = gemm4x2_f16_avx512,
+                [QLM_TYPE_BF16] = gemm4x2_bf16_avx512},
     .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_avx512, [QLM_TYPE_Q8_1] = quantize_q8_1_avx512},
     .gemm_r16 = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_avx512,
                  [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_avx512,

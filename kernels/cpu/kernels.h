@@ -36,9 +36,16 @@ typedef void (*qlm_quantize_fn)(const float *x, void *dst, int64_t n);
  * independent weight streams in flight. */
 typedef void (*qlm_vec_dot4_fn)(int64_t n, float *s, const void *x, size_t row_bytes, const void *y);
 
+/* y[t * ldy + k] = dot(row k, token t) for 4 weight rows (row_bytes apart)
+ * and 2 activation rows (x_bytes apart): prompt processing with row-major
+ * weights; each (row, token) by exactly the 1-row dot's operations. */
+typedef void (*qlm_gemm4x2_fn)(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes, const void *x,
+                               size_t x_bytes);
+
 typedef struct qlm_cpu_kernels {
     qlm_vec_dot_fn dot[QLM_TYPE_COUNT];
     qlm_vec_dot4_fn dot4[QLM_TYPE_COUNT]; /* optional */
+    qlm_gemm4x2_fn gemm4x2[QLM_TYPE_COUNT]; /* optional */
     qlm_quantize_fn quantize[QLM_TYPE_COUNT];
     /* packed (R16) weights: one 16-row group x n_tok tokens; NULL entries
      * fall back to the scalar references in pack.c */
