@@ -257,6 +257,11 @@ FLOAT_DOT(dot_f32_f32_avx2, load8_f32, at_f32)
 FLOAT_DOT(dot_f16_f32_avx2, load8_h, at_h)
 FLOAT_DOT(dot_bf16_f32_avx2, load8_b, at_b)
 
+/* Exported for the AVX-512 table's decode path (kernels.h). */
+void qlm_dot_f32_avx2(int64_t n, float *s, const void *x, const void *y) { dot_f32_f32_avx2(n, s, x, y); }
+void qlm_dot_f16_avx2(int64_t n, float *s, const void *x, const void *y) { dot_f16_f32_avx2(n, s, x, y); }
+void qlm_dot_bf16_avx2(int64_t n, float *s, const void *x, const void *y) { dot_bf16_f32_avx2(n, s, x, y); }
+
 /* ------------------------------------------------- activation quantizers */
 
 /* roundf (half away from zero), which the reference quantizer uses; the
@@ -309,13 +314,10 @@ static void quantize_q8_0_avx2(const float *x, void *dst, int64_t n) {
 
 /* act8 rows (pack.h), as quantize_act8_avx512. */
 static void quantize_act8_avx2(const float *x, void *dst, int64_t n) {
-    const qlm_act8 a = qlm_act8_view(dst, n);
     for (int64_t i = 0; i < n / 32; i++) {
         int sum;
-        const float d = q8_block(x + i * 32, (int8_t *)a.q + i * 32, &sum);
-        ((float *)a.d)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(d));
-        ((float *)a.s)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16((float)sum * d));
-        ((int32_t *)a.sum)[i] = sum;
+        const float d = q8_block(x + i * 32, (int8_t *)dst + i * 32, &sum);
+        qlm_act8_set_block(dst, n, i, d, sum);
     }
 }
 
@@ -498,15 +500,7 @@ static const qlm_cpu_kernels kernels = {
     .quantize_act8 = quantize_act8_avx2,
 };
 
-static void matmul_avx2(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
-                        int n_threads) {
-    qlm_cpu_matmul(&kernels, w, x, n_tok, y, scratch, n_threads);
-}
-
-static void matmul_n_avx2(const qlm_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
-                          void *scratch, int n_threads) {
-    qlm_cpu_matmul_n(&kernels, w, y, n, x, n_tok, scratch, n_threads);
-}
+QLM_CPU_MATMUL_ENTRY_POINTS(avx2, kernels)
 
 const qlm_ops qlm_ops_avx2 = {
     .name = "avx2",

@@ -239,33 +239,37 @@ static inline float at_b(const void *p, int64_t i) { return qlm_bf16_to_fp32(((c
         *s = sum;                                                                                            \
     }
 
-/* 4 rows x 2 tokens, each pair exactly as FLOAT_DOT computes it (16
- * accumulators: two per pair, as the 1-row dot's a0/a1). */
-#define FLOAT_GEMM4X2(NAME, LOAD, AT)                                                                        \
+/* 4 rows x T tokens (T = 1 or 2), each pair exactly as FLOAT_DOT computes
+ * it (two accumulators per pair, as the 1-row dot's a0/a1). T = 1 is the
+ * decode case: 4 row streams in flight instead of 1. */
+#define FLOAT_GEMM4(NAME, LOAD, AT, T)                                                                        \
     static void NAME(int64_t n, float *y, int64_t ldy, const void *w, size_t rb, const void *vx, size_t xb) { \
         const char *wr = w;                                                                                  \
-        const float *x[2] = {vx, (const float *)((const char *)vx + xb)};                                    \
-        __m512 a0[4][2], a1[4][2];                                                                           \
+        const float *x[2] = {vx, (const float *)((const char *)vx + (T - 1) * xb)};                                    \
+        __m512 a0[4][T], a1[4][T];                                                                           \
         QLM_UNROLL_TILE for (int r = 0; r < 4; r++)                                                                          \
-            QLM_UNROLL_TILE for (int t = 0; t < 2; t++) a0[r][t] = a1[r][t] = _mm512_setzero_ps();                           \
+            QLM_UNROLL_TILE for (int t = 0; t < T; t++) a0[r][t] = a1[r][t] = _mm512_setzero_ps();                           \
         int64_t i = 0;                                                                                       \
         for (; i + 32 <= n; i += 32) {                                                                       \
-            const __m512 x00 = _mm512_loadu_ps(x[0] + i), x01 = _mm512_loadu_ps(x[0] + i + 16);              \
-            const __m512 x10 = _mm512_loadu_ps(x[1] + i), x11 = _mm512_loadu_ps(x[1] + i + 16);              \
+            __m512 xv0[T], xv1[T];                                                                          \
+            QLM_UNROLL_TILE for (int t = 0; t < T; t++) {                                                   \
+                xv0[t] = _mm512_loadu_ps(x[t] + i);                                                          \
+                xv1[t] = _mm512_loadu_ps(x[t] + i + 16);                                                     \
+            }                                                                                                \
             QLM_UNROLL_TILE for (int r = 0; r < 4; r++) {                                                                    \
                 const __m512 w0 = LOAD(wr + r * rb, i), w1 = LOAD(wr + r * rb, i + 16);                      \
-                a0[r][0] = _mm512_fmadd_ps(w0, x00, a0[r][0]);                                               \
-                a1[r][0] = _mm512_fmadd_ps(w1, x01, a1[r][0]);                                               \
-                a0[r][1] = _mm512_fmadd_ps(w0, x10, a0[r][1]);                                               \
-                a1[r][1] = _mm512_fmadd_ps(w1, x11, a1[r][1]);                                               \
+                QLM_UNROLL_TILE for (int t = 0; t < T; t++) {                                               \
+                    a0[r][t] = _mm512_fmadd_ps(w0, xv0[t], a0[r][t]);                                        \
+                    a1[r][t] = _mm512_fmadd_ps(w1, xv1[t], a1[r][t]);                                        \
+                }                                                                                            \
             }                                                                                                \
         }                                                                                                    \
         for (; i + 16 <= n; i += 16)                                                                         \
             QLM_UNROLL_TILE for (int r = 0; r < 4; r++)                                                                      \
-                QLM_UNROLL_TILE for (int t = 0; t < 2; t++)                                                                  \
+                QLM_UNROLL_TILE for (int t = 0; t < T; t++)                                                                  \
                     a0[r][t] = _mm512_fmadd_ps(LOAD(wr + r * rb, i), _mm512_loadu_ps(x[t] + i), a0[r][t]);   \
         QLM_UNROLL_TILE for (int r = 0; r < 4; r++)                                                                          \
-            QLM_UNROLL_TILE for (int t = 0; t < 2; t++) {                                                                    \
+            QLM_UNROLL_TILE for (int t = 0; t < T; t++) {                                                                    \
                 float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0[r][t], a1[r][t]));                         \
                 for (int64_t j = i; j < n; j++) {                                                            \
                     const float p = AT(wr + r * rb, j) * x[t][j];                                            \
@@ -275,9 +279,23 @@ static inline float at_b(const void *p, int64_t i) { return qlm_bf16_to_fp32(((c
             }                                                                                                \
     }
 
-FLOAT_GEMM4X2(gemm4x2_f32_avx512, load16_f32, at_f32)
-FLOAT_GEMM4X2(gemm4x2_f16_avx512, load16_h, at_h)
-FLOAT_GEMM4X2(gemm4x2_bf16_avx512, load16_b, at_b)
+FLOAT_GEMM4(gemm4x2_f32_avx512, load16_f32, at_f32, 2)
+FLOAT_GEMM4(gemm4x2_f16_avx512, load16_h, at_h, 2)
+FLOAT_GEMM4(gemm4x2_bf16_avx512, load16_b, at_b, 2)
+FLOAT_GEMM4(gemm4x1_f32_avx512, load16_f32, at_f32, 1)
+FLOAT_GEMM4(gemm4x1_f16_avx512, load16_h, at_h, 1)
+FLOAT_GEMM4(gemm4x1_bf16_avx512, load16_b, at_b, 1)
+
+/* dot4 (4 rows, one token) for float rows. */
+static void dot4_f32_avx512(int64_t n, float *s, const void *x, size_t bx, const void *y) {
+    gemm4x1_f32_avx512(n, s, 0, x, bx, y, 0);
+}
+static void dot4_f16_avx512(int64_t n, float *s, const void *x, size_t bx, const void *y) {
+    gemm4x1_f16_avx512(n, s, 0, x, bx, y, 0);
+}
+static void dot4_bf16_avx512(int64_t n, float *s, const void *x, size_t bx, const void *y) {
+    gemm4x1_bf16_avx512(n, s, 0, x, bx, y, 0);
+}
 
 FLOAT_DOT(dot_f32_f32_avx512, load16_f32, at_f32)
 FLOAT_DOT(dot_f16_f32_avx512, load16_h, at_h)
@@ -330,13 +348,10 @@ static void quantize_q8_0_avx512(const float *x, void *dst, int64_t n) {
 /* act8 rows (pack.h): the same quants and fp16-rounded scales as the
  * Q8_0/Q8_1 quantizers, plus the integer sum the R16 kernels subtract. */
 static void quantize_act8_avx512(const float *x, void *dst, int64_t n) {
-    const qlm_act8 a = qlm_act8_view(dst, n);
     for (int64_t i = 0; i < n / 32; i++) {
         int sum;
-        const float d = q8_block(x + i * 32, (int8_t *)a.q + i * 32, &sum);
-        ((float *)a.d)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(d));
-        ((float *)a.s)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16((float)sum * d));
-        ((int32_t *)a.sum)[i] = sum;
+        const float d = q8_block(x + i * 32, (int8_t *)dst + i * 32, &sum);
+        qlm_act8_set_block(dst, n, i, d, sum);
     }
 }
 
@@ -359,7 +374,13 @@ static const qlm_cpu_kernels kernels = {
             [QLM_TYPE_Q4_0] = dot_q4_0_q8_0_avx512,
             [QLM_TYPE_Q4_1] = dot_q4_1_q8_1_avx512,
             [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_avx512},
-    .dot4 = {[QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_avx512, [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_avx512},
+    .dot4 = {[QLM_TYPE_F32] = dot4_f32_avx512,
+             [QLM_TYPE_F16] = dot4_f16_avx512,
+             [QLM_TYPE_BF16] = dot4_bf16_avx512,
+             [QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_avx512,
+             [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_avx512},
+    .dot_decode = {[QLM_TYPE_F32] = qlm_dot_f32_avx2, [QLM_TYPE_F16] = qlm_dot_f16_avx2,
+                   [QLM_TYPE_BF16] = qlm_dot_bf16_avx2},
     .gemm4x2 = {[QLM_TYPE_F32] = gemm4x2_f32_avx512,
                 [QLM_TYPE_F16] = gemm4x2_f16_avx512,
                 [QLM_TYPE_BF16] = gemm4x2_bf16_avx512},
@@ -370,15 +391,7 @@ static const qlm_cpu_kernels kernels = {
     .quantize_act8 = quantize_act8_avx512,
 };
 
-static void matmul_avx512(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
-                          int n_threads) {
-    qlm_cpu_matmul(&kernels, w, x, n_tok, y, scratch, n_threads);
-}
-
-static void matmul_n_avx512(const qlm_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
-                          void *scratch, int n_threads) {
-    qlm_cpu_matmul_n(&kernels, w, y, n, x, n_tok, scratch, n_threads);
-}
+QLM_CPU_MATMUL_ENTRY_POINTS(avx512, kernels)
 
 const qlm_ops qlm_ops_avx512 = {
     .name = "avx512",

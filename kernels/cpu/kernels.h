@@ -46,6 +46,15 @@ typedef struct qlm_cpu_kernels {
     qlm_vec_dot_fn dot[QLM_TYPE_COUNT];
     qlm_vec_dot4_fn dot4[QLM_TYPE_COUNT]; /* optional */
     qlm_gemm4x2_fn gemm4x2[QLM_TYPE_COUNT]; /* optional */
+    /* optional: the row kernel for single-token calls (decode), replacing
+     * dot/dot4/gemm4x2 there. Streaming one token's weights is memory-bound,
+     * and on the AVX-512 machines measured 256-bit float code streams F16/BF16
+     * rows faster than 512-bit code (15-19 vs 12-13 tok/s on a 1.1B F16
+     * model), while prompt processing gains from 512-bit FMAs. Within a call
+     * every row uses one kernel, so results never depend on row blocking; a
+     * token's logits can differ in the last bits between decode and batched
+     * prompt processing for these types. */
+    qlm_vec_dot_fn dot_decode[QLM_TYPE_COUNT];
     qlm_quantize_fn quantize[QLM_TYPE_COUNT];
     /* packed (R16) weights: one 16-row group x n_tok tokens; NULL entries
      * fall back to the scalar references in pack.c */
@@ -62,6 +71,22 @@ void qlm_cpu_matmul(const qlm_cpu_kernels *k, const qlm_tensor *w, const float *
  * x @ w[i]^T, activations converted once when the weights share a type. */
 void qlm_cpu_matmul_n(const qlm_cpu_kernels *k, const qlm_tensor *const *w, float *const *y, int n,
                       const float *x, int64_t n_tok, void *scratch, int n_threads);
+
+/* A table's matmul and matmul_n entry points: the shared driver over its
+ * kernels (matmul_SUFFIX, matmul_n_SUFFIX). */
+#define QLM_CPU_MATMUL_ENTRY_POINTS(SUFFIX, KERNELS)                                                         \
+    static void matmul_##SUFFIX(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch, \
+                                int n_threads) {                                                             \
+        qlm_cpu_matmul(&(KERNELS), w, x, n_tok, y, scratch, n_threads);                                      \
+    }                                                                                                        \
+    static void matmul_n_##SUFFIX(const qlm_tensor *const *w, float *const *y, int n, const float *x,        \
+                                  int64_t n_tok, void *scratch, int n_threads) {                             \
+        qlm_cpu_matmul_n(&(KERNELS), w, y, n, x, n_tok, scratch, n_threads);                                 \
+    }
+
+void qlm_dot_f32_avx2(int64_t n, float *s, const void *x, const void *y);
+void qlm_dot_f16_avx2(int64_t n, float *s, const void *x, const void *y);
+void qlm_dot_bf16_avx2(int64_t n, float *s, const void *x, const void *y);
 
 void qlm_cpu_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps);
 void qlm_cpu_rope_ref(float *x, int n_head, int head_dim, int n_rot, const float *theta, float pos,

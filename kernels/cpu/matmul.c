@@ -23,7 +23,7 @@ typedef struct matmul_plan {
     qlm_gemm_r16_fn gemm;      /* packed kernel */
 } matmul_plan;
 
-static matmul_plan plan_for(const qlm_cpu_kernels *k, const qlm_tensor *w) {
+static matmul_plan plan_for(const qlm_cpu_kernels *k, const qlm_tensor *w, int64_t n_tok) {
     const qlm_type_traits *t = qlm_type_traits_get(w->type);
     const int64_t n_in = w->ne[0];
     matmul_plan p = {.packed = w->layout == QLM_LAYOUT_R16, .act_row = (size_t)n_in * sizeof(float)};
@@ -39,6 +39,11 @@ static matmul_plan plan_for(const qlm_cpu_kernels *k, const qlm_tensor *w) {
     p.dot = k->dot[w->type] ? k->dot[w->type] : t->vec_dot;
     p.dot4 = k->dot[w->type] ? k->dot4[w->type] : NULL; /* a pair, never mixed */
     p.gemm4x2 = k->dot[w->type] ? k->gemm4x2[w->type] : NULL;
+    if (n_tok == 1 && k->dot_decode[w->type]) {
+        p.dot = k->dot_decode[w->type];
+        p.dot4 = NULL;
+        p.gemm4x2 = NULL;
+    }
     if (t->vec_dot_type != QLM_TYPE_F32) {
         p.quantize = k->quantize[t->vec_dot_type] ? k->quantize[t->vec_dot_type]
                                                   : qlm_type_traits_get(t->vec_dot_type)->from_float;
@@ -114,7 +119,7 @@ void qlm_cpu_matmul_n(const qlm_cpu_kernels *k, const qlm_tensor *const *w, floa
             for (int j = 0; j < n; j++) qlm_cpu_matmul_n(k, &w[j], &y[j], 1, x, n_tok, scratch, n_threads);
             return;
         }
-    const matmul_plan p = plan_for(k, w[0]);
+    const matmul_plan p = plan_for(k, w[0], n_tok);
     const int64_t n_in = w[0]->ne[0];
     int64_t total = 0;
     for (int i = 0; i < n; i++) total += n_units(&p, w[i]);

@@ -302,13 +302,10 @@ static void quantize_q8_1_neon(const float *x, void *dst, int64_t n) {
 /* act8 rows (pack.h): the same quants and fp16-rounded scales as the Q8_0 /
  * Q8_1 quantizers above, plus the integer sum the R16 kernels take back. */
 static void quantize_act8_neon(const float *x, void *dst, int64_t n) {
-    const qlm_act8 a = qlm_act8_view(dst, n);
     for (int64_t i = 0; i < n / 32; i++) {
         int sum;
-        const float d = q8_block(x + i * 32, (int8_t *)a.q + i * 32, &sum);
-        ((float *)a.d)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(d));
-        ((float *)a.s)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16((float)sum * d));
-        ((int32_t *)a.sum)[i] = sum;
+        const float d = q8_block(x + i * 32, (int8_t *)dst + i * 32, &sum);
+        qlm_act8_set_block(dst, n, i, d, sum);
     }
 }
 
@@ -510,15 +507,7 @@ static const qlm_cpu_kernels kernels = {
     .quantize_act8 = quantize_act8_neon,
 };
 
-static void matmul_neon(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
-                        int n_threads) {
-    qlm_cpu_matmul(&kernels, w, x, n_tok, y, scratch, n_threads);
-}
-
-static void matmul_n_neon(const qlm_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
-                          void *scratch, int n_threads) {
-    qlm_cpu_matmul_n(&kernels, w, y, n, x, n_tok, scratch, n_threads);
-}
+QLM_CPU_MATMUL_ENTRY_POINTS(neon, kernels)
 
 /* Non-matmul ops are the reference ones until NEON versions exist. */
 const qlm_ops QLM_NEON_OPS = {

@@ -67,6 +67,15 @@ static inline qlm_act8 qlm_act8_view(const void *row, int64_t n_in) {
                   (const int32_t *)(p + n_in + 8 * nb)};
     return a;
 }
+/* Stores block i's scales from a Q8 block quantizer's result: its float
+ * (unrounded) scale d and the sum of its quants, rounded as Q8_0/Q8_1 do. */
+static inline void qlm_act8_set_block(void *row, int64_t n_in, int64_t i, float d, int sum) {
+    const qlm_act8 a = qlm_act8_view(row, n_in);
+    ((float *)a.d)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(d));
+    ((float *)a.s)[i] = qlm_fp16_to_fp32(qlm_fp32_to_fp16((float)sum * d));
+    ((int32_t *)a.sum)[i] = sum;
+}
+
 /* Quantizes n floats (n a multiple of 32) into the act8 row at dst. */
 typedef void (*qlm_act8_quantize_fn)(const float *x, void *dst, int64_t n);
 void qlm_act8_quantize_ref(const float *x, void *dst, int64_t n);

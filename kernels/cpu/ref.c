@@ -12,15 +12,7 @@
  * dot product and activation conversion comes from the type table. */
 static const qlm_cpu_kernels no_kernels;
 
-static void matmul_ref(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
-                       int n_threads) {
-    qlm_cpu_matmul(&no_kernels, w, x, n_tok, y, scratch, n_threads);
-}
-
-static void matmul_n_ref(const qlm_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
-                          void *scratch, int n_threads) {
-    qlm_cpu_matmul_n(&no_kernels, w, y, n, x, n_tok, scratch, n_threads);
-}
+QLM_CPU_MATMUL_ENTRY_POINTS(ref, no_kernels)
 
 void qlm_cpu_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps) {
     double ss = 0.0; /* double: the sum of squares is the one place where rounding shows */
