@@ -337,33 +337,7 @@ static float q8_block(const float *x, int8_t *qs, int *sum) {
     return d;
 }
 
-static void quantize_q8_0_avx512(const float *x, void *dst, int64_t n) {
-    qlm_block_q8_0 *b = dst;
-    for (int64_t i = 0; i < n / QLM_QK8_0; i++) {
-        int sum;
-        b[i].d = qlm_fp32_to_fp16(q8_block(x + i * QLM_QK8_0, b[i].qs, &sum));
-    }
-}
-
-/* act8 rows (pack.h): the same quants and fp16-rounded scales as the
- * Q8_0/Q8_1 quantizers, plus the integer sum the R16 kernels subtract. */
-static void quantize_act8_avx512(const float *x, void *dst, int64_t n) {
-    for (int64_t i = 0; i < n / 32; i++) {
-        int sum;
-        const float d = q8_block(x + i * 32, (int8_t *)dst + i * 32, &sum);
-        qlm_act8_set_block(dst, n, i, d, sum);
-    }
-}
-
-static void quantize_q8_1_avx512(const float *x, void *dst, int64_t n) {
-    qlm_block_q8_1 *b = dst;
-    for (int64_t i = 0; i < n / QLM_QK8_1; i++) {
-        int sum;
-        const float d = q8_block(x + i * QLM_QK8_1, b[i].qs, &sum);
-        b[i].d = qlm_fp32_to_fp16(d);
-        b[i].s = qlm_fp32_to_fp16((float)sum * d);
-    }
-}
+QLM_CPU_Q8_QUANTIZERS(avx512, q8_block)
 
 /* ------------------------------------------------------------------ table */
 

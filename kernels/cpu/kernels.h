@@ -72,6 +72,36 @@ void qlm_cpu_matmul(const qlm_cpu_kernels *k, const qlm_tensor *w, const float *
 void qlm_cpu_matmul_n(const qlm_cpu_kernels *k, const qlm_tensor *const *w, float *const *y, int n,
                       const float *x, int64_t n_tok, void *scratch, int n_threads);
 
+/* A table's activation quantizers (quantize_q8_0_SUFFIX, quantize_q8_1_SUFFIX,
+ * quantize_act8_SUFFIX) over its block quantizer BLOCK(x, qs, &sum), which
+ * returns the unrounded float scale like the reference's q8_quantize: Q8_0
+ * stores it rounded to F16, Q8_1 adds s = d * sum(q) (unrounded d, as
+ * ggml), act8 keeps both as floats plus the integer sum. */
+#define QLM_CPU_Q8_QUANTIZERS(SUFFIX, BLOCK)                                                                 \
+    static void quantize_q8_0_##SUFFIX(const float *x, void *dst, int64_t n) {                               \
+        qlm_block_q8_0 *b = dst;                                                                             \
+        for (int64_t i = 0; i < n / QLM_QK8_0; i++) {                                                        \
+            int sum;                                                                                         \
+            b[i].d = qlm_fp32_to_fp16(BLOCK(x + i * QLM_QK8_0, b[i].qs, &sum));                              \
+        }                                                                                                    \
+    }                                                                                                        \
+    static void quantize_q8_1_##SUFFIX(const float *x, void *dst, int64_t n) {                               \
+        qlm_block_q8_1 *b = dst;                                                                             \
+        for (int64_t i = 0; i < n / QLM_QK8_1; i++) {                                                        \
+            int sum;                                                                                         \
+            const float d = BLOCK(x + i * QLM_QK8_1, b[i].qs, &sum);                                         \
+            b[i].d = qlm_fp32_to_fp16(d);                                                                    \
+            b[i].s = qlm_fp32_to_fp16((float)sum * d);                                                       \
+        }                                                                                                    \
+    }                                                                                                        \
+    static void quantize_act8_##SUFFIX(const float *x, void *dst, int64_t n) {                               \
+        for (int64_t i = 0; i < n / 32; i++) {                                                               \
+            int sum;                                                                                         \
+            const float d = BLOCK(x + i * 32, (int8_t *)dst + i * 32, &sum);                                 \
+            qlm_act8_set_block(dst, n, i, d, sum);                                                           \
+        }                                                                                                    \
+    }
+
 /* A table's matmul and matmul_n entry points: the shared driver over its
  * kernels (matmul_SUFFIX, matmul_n_SUFFIX). */
 #define QLM_CPU_MATMUL_ENTRY_POINTS(SUFFIX, KERNELS)                                                         \
