@@ -244,6 +244,18 @@ void qlm_vec_dot_bf16_f32(int64_t n, float *s, const void *x, const void *y) {
     *s = sum;
 }
 
+/* BF16 weights take BF16 activations (ggml's vec_dot_type for BF16): each
+ * product of two bfloats is exact in float; the sum rounds. */
+void qlm_vec_dot_bf16_bf16(int64_t n, float *s, const void *x, const void *y) {
+    const uint16_t *a = x, *b = y;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        const float p = qlm_bf16_to_fp32(a[i]) * qlm_bf16_to_fp32(b[i]);
+        sum += p;
+    }
+    *s = sum;
+}
+
 /* Quant dots: the integer block sum is exact (|sum| <= 32*8*127 fits easily);
  * only the per-block scaling and the accumulation round. */
 void qlm_vec_dot_q4_0_q8_0(int64_t n, float *s, const void *x, const void *y) {

@@ -23,6 +23,7 @@ void qlm_q8_1_from_float(const float *src, void *dst, int64_t n);
 void qlm_vec_dot_f32_f32(int64_t n, float *s, const void *x, const void *y);
 void qlm_vec_dot_f16_f32(int64_t n, float *s, const void *x, const void *y);
 void qlm_vec_dot_bf16_f32(int64_t n, float *s, const void *x, const void *y);
+void qlm_vec_dot_bf16_bf16(int64_t n, float *s, const void *x, const void *y);
 void qlm_vec_dot_q4_0_q8_0(int64_t n, float *s, const void *x, const void *y);
 void qlm_vec_dot_q4_1_q8_1(int64_t n, float *s, const void *x, const void *y);
 void qlm_vec_dot_q8_0_q8_0(int64_t n, float *s, const void *x, const void *y);

@@ -25,7 +25,7 @@ static const qlm_type_traits known[QLM_TYPE_COUNT] = {
                       .vec_dot_type = QLM_TYPE_F32, .vec_dot = qlm_vec_dot_f16_f32},
     [QLM_TYPE_BF16] = {.name = "BF16", .block_size = 1, .type_size = 2,
                        .to_float = qlm_bf16_to_float, .from_float = qlm_bf16_from_float,
-                       .vec_dot_type = QLM_TYPE_F32, .vec_dot = qlm_vec_dot_bf16_f32},
+                       .vec_dot_type = QLM_TYPE_BF16, .vec_dot = qlm_vec_dot_bf16_bf16},
     [QLM_TYPE_Q4_0] = {.name = "Q4_0", .block_size = QLM_QK4_0, .type_size = sizeof(qlm_block_q4_0),
                        .is_quantized = true, .to_float = qlm_q4_0_to_float,
                        .from_float = qlm_q4_0_from_float, .vec_dot_type = QLM_TYPE_Q8_0,

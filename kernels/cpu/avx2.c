@@ -232,35 +232,36 @@ static inline float at_b(const void *p, int64_t i) { return qlm_bf16_to_fp32(((c
 
 /* Four accumulators of 8 lanes over 32 values a step, then 8 at a time, then
  * a scalar tail (rows of float types have any length). */
-#define FLOAT_DOT(NAME, LOAD, AT)                                                                            \
+#define FLOAT_DOT2(NAME, LOAD, AT, LOADY, ATY)                                                                            \
     static void NAME(int64_t n, float *s, const void *vx, const void *vy) {                                  \
-        const float *y = vy;                                                                                 \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                          \
         int64_t i = 0;                                                                                       \
         for (; i + 32 <= n; i += 32) {                                                                       \
-            a0 = _mm256_fmadd_ps(LOAD(vx, i), _mm256_loadu_ps(y + i), a0);                                   \
-            a1 = _mm256_fmadd_ps(LOAD(vx, i + 8), _mm256_loadu_ps(y + i + 8), a1);                           \
-            a2 = _mm256_fmadd_ps(LOAD(vx, i + 16), _mm256_loadu_ps(y + i + 16), a2);                         \
-            a3 = _mm256_fmadd_ps(LOAD(vx, i + 24), _mm256_loadu_ps(y + i + 24), a3);                         \
+            a0 = _mm256_fmadd_ps(LOAD(vx, i), LOADY(vy, i), a0);                                   \
+            a1 = _mm256_fmadd_ps(LOAD(vx, i + 8), LOADY(vy, i + 8), a1);                           \
+            a2 = _mm256_fmadd_ps(LOAD(vx, i + 16), LOADY(vy, i + 16), a2);                         \
+            a3 = _mm256_fmadd_ps(LOAD(vx, i + 24), LOADY(vy, i + 24), a3);                         \
         }                                                                                                    \
         for (; i + 8 <= n; i += 8)                                                                           \
-            a0 = _mm256_fmadd_ps(LOAD(vx, i), _mm256_loadu_ps(y + i), a0);                                   \
+            a0 = _mm256_fmadd_ps(LOAD(vx, i), LOADY(vy, i), a0);                                   \
         float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                    \
         for (; i < n; i++) {                                                                                 \
-            const float p = AT(vx, i) * y[i];                                                                \
+            const float p = AT(vx, i) * ATY(vy, i);                                                                \
             sum += p;                                                                                        \
         }                                                                                                    \
         *s = sum;                                                                                            \
     }
 
+#define FLOAT_DOT(NAME, LOAD, AT) FLOAT_DOT2(NAME, LOAD, AT, load8_f32, at_f32)
+
 FLOAT_DOT(dot_f32_f32_avx2, load8_f32, at_f32)
 FLOAT_DOT(dot_f16_f32_avx2, load8_h, at_h)
-FLOAT_DOT(dot_bf16_f32_avx2, load8_b, at_b)
+FLOAT_DOT2(dot_bf16_bf16_avx2, load8_b, at_b, load8_b, at_b) /* activations as BF16, as ggml */
 
 /* Exported for the AVX-512 table's decode path (kernels.h). */
 void qlm_dot_f32_avx2(int64_t n, float *s, const void *x, const void *y) { dot_f32_f32_avx2(n, s, x, y); }
 void qlm_dot_f16_avx2(int64_t n, float *s, const void *x, const void *y) { dot_f16_f32_avx2(n, s, x, y); }
-void qlm_dot_bf16_avx2(int64_t n, float *s, const void *x, const void *y) { dot_bf16_f32_avx2(n, s, x, y); }
+void qlm_dot_bf16_avx2(int64_t n, float *s, const void *x, const void *y) { dot_bf16_bf16_avx2(n, s, x, y); }
 
 /* ------------------------------------------------- activation quantizers */
 
@@ -305,6 +306,27 @@ static float q8_block(const float *x, int8_t *qs, int *sum) {
 }
 
 QLM_CPU_Q8_QUANTIZERS(avx2, q8_block)
+
+/* Activations to BF16 exactly as qlm_fp32_to_bf16: round to nearest even on
+ * the bits, NaN made quiet (the hardware's vcvtneps2bf16 would also flush
+ * denormals, so it is not used). */
+void qlm_quantize_bf16_avx2(const float *x, void *dst, int64_t n) {
+    const __m256i abs = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    uint16_t *out = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
+        const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(v, 16), _mm256_set1_epi32(1));
+        __m256i r = _mm256_srli_epi32(_mm256_add_epi32(v, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(v, abs), inf);
+        const __m256i q = _mm256_or_si256(_mm256_srli_epi32(v, 16), _mm256_set1_epi32(0x40));
+        r = _mm256_blendv_epi8(r, q, nan);
+        const __m256i packed = _mm256_packus_epi32(r, r); /* 16-bit lanes, per 128-bit half */
+        _mm_storeu_si128((__m128i *)(out + i),
+                         _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08)));
+    }
+    for (; i < n; i++) out[i] = qlm_fp32_to_bf16(x[i]);
+}
 
 /* -------------------------------------------------------------- attention */
 
@@ -463,12 +485,13 @@ void qlm_cpu_attention_heads_avx2(float *out, const float *q, int n_heads, const
 static const qlm_cpu_kernels kernels = {
     .dot = {[QLM_TYPE_F32] = dot_f32_f32_avx2,
             [QLM_TYPE_F16] = dot_f16_f32_avx2,
-            [QLM_TYPE_BF16] = dot_bf16_f32_avx2,
+            [QLM_TYPE_BF16] = dot_bf16_bf16_avx2,
             [QLM_TYPE_Q4_0] = dot_q4_0_q8_0_avx2,
             [QLM_TYPE_Q4_1] = dot_q4_1_q8_1_avx2,
             [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_avx2},
     .dot4 = {[QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_avx2, [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_avx2},
-    .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_avx2, [QLM_TYPE_Q8_1] = quantize_q8_1_avx2},
+    .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_avx2, [QLM_TYPE_Q8_1] = quantize_q8_1_avx2,
+                 [QLM_TYPE_BF16] = qlm_quantize_bf16_avx2},
     .gemm_r16 = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_avx2,
                  [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_avx2,
                  [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_avx2},

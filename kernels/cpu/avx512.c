@@ -281,10 +281,54 @@ static inline float at_b(const void *p, int64_t i) { return qlm_bf16_to_fp32(((c
 
 FLOAT_GEMM4(gemm4x2_f32_avx512, load16_f32, at_f32, 2)
 FLOAT_GEMM4(gemm4x2_f16_avx512, load16_h, at_h, 2)
-FLOAT_GEMM4(gemm4x2_bf16_avx512, load16_b, at_b, 2)
 FLOAT_GEMM4(gemm4x1_f32_avx512, load16_f32, at_f32, 1)
 FLOAT_GEMM4(gemm4x1_f16_avx512, load16_h, at_h, 1)
-FLOAT_GEMM4(gemm4x1_bf16_avx512, load16_b, at_b, 1)
+
+/* BF16 x BF16 (activations converted to BF16, as ggml) with AVX512_BF16's
+ * vdpbf16ps: 32 products per instruction, no widening of the weights. Each
+ * (row, token) pair: one accumulator over 32-value chunks, the 16 lanes
+ * summed, then the tail in scalar; dot and the tiles share this order. */
+static inline __m512bh load32_bh(const void *p, int64_t i) {
+    return (__m512bh)_mm512_loadu_si512((const uint16_t *)p + i);
+}
+
+static QLM_ALWAYS_INLINE void bf16_tile(int R, int T, int64_t n, float *y, int64_t ldy, const void *w, size_t rb,
+                                        const void *x, size_t xb) {
+    __m512 acc[4][2];
+    QLM_UNROLL_TILE for (int r = 0; r < R; r++) QLM_UNROLL_TILE for (int t = 0; t < T; t++) acc[r][t] =
+        _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512bh xv[2];
+        QLM_UNROLL_TILE for (int t = 0; t < T; t++) xv[t] = load32_bh((const char *)x + t * xb, i);
+        QLM_UNROLL_TILE for (int r = 0; r < R; r++) {
+            const __m512bh wv = load32_bh((const char *)w + r * rb, i);
+            QLM_UNROLL_TILE for (int t = 0; t < T; t++) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], wv, xv[t]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            float sum = _mm512_reduce_add_ps(acc[r][t]);
+            const uint16_t *wr = (const uint16_t *)((const char *)w + r * rb);
+            const uint16_t *xt = (const uint16_t *)((const char *)x + t * xb);
+            for (int64_t j = i; j < n; j++) {
+                const float p = qlm_bf16_to_fp32(wr[j]) * qlm_bf16_to_fp32(xt[j]);
+                sum += p;
+            }
+            y[t * ldy + r] = sum;
+        }
+}
+
+static void dot_bf16_bf16_avx512(int64_t n, float *s, const void *x, const void *y) {
+    bf16_tile(1, 1, n, s, 0, x, 0, y, 0);
+}
+static void dot4_bf16_avx512(int64_t n, float *s, const void *x, size_t bx, const void *y) {
+    bf16_tile(4, 1, n, s, 0, x, bx, y, 0);
+}
+static void gemm4x2_bf16_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t rb, const void *x,
+                                size_t xb) {
+    bf16_tile(4, 2, n, y, ldy, w, rb, x, xb);
+}
 
 /* dot4 (4 rows, one token) for float rows. */
 static void dot4_f32_avx512(int64_t n, float *s, const void *x, size_t bx, const void *y) {
@@ -293,13 +337,9 @@ static void dot4_f32_avx512(int64_t n, float *s, const void *x, size_t bx, const
 static void dot4_f16_avx512(int64_t n, float *s, const void *x, size_t bx, const void *y) {
     gemm4x1_f16_avx512(n, s, 0, x, bx, y, 0);
 }
-static void dot4_bf16_avx512(int64_t n, float *s, const void *x, size_t bx, const void *y) {
-    gemm4x1_bf16_avx512(n, s, 0, x, bx, y, 0);
-}
 
 FLOAT_DOT(dot_f32_f32_avx512, load16_f32, at_f32)
 FLOAT_DOT(dot_f16_f32_avx512, load16_h, at_h)
-FLOAT_DOT(dot_bf16_f32_avx512, load16_b, at_b)
 
 /* ------------------------------------------------- activation quantizers */
 
@@ -344,7 +384,7 @@ QLM_CPU_Q8_QUANTIZERS(avx512, q8_block)
 static const qlm_cpu_kernels kernels = {
     .dot = {[QLM_TYPE_F32] = dot_f32_f32_avx512,
             [QLM_TYPE_F16] = dot_f16_f32_avx512,
-            [QLM_TYPE_BF16] = dot_bf16_f32_avx512,
+            [QLM_TYPE_BF16] = dot_bf16_bf16_avx512,
             [QLM_TYPE_Q4_0] = dot_q4_0_q8_0_avx512,
             [QLM_TYPE_Q4_1] = dot_q4_1_q8_1_avx512,
             [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_avx512},
@@ -358,7 +398,8 @@ static const qlm_cpu_kernels kernels = {
     .gemm4x2 = {[QLM_TYPE_F32] = gemm4x2_f32_avx512,
                 [QLM_TYPE_F16] = gemm4x2_f16_avx512,
                 [QLM_TYPE_BF16] = gemm4x2_bf16_avx512},
-    .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_avx512, [QLM_TYPE_Q8_1] = quantize_q8_1_avx512},
+    .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_avx512, [QLM_TYPE_Q8_1] = quantize_q8_1_avx512,
+                 [QLM_TYPE_BF16] = qlm_quantize_bf16_avx2},
     .gemm_r16 = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_avx512,
                  [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_avx512,
                  [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_avx512},

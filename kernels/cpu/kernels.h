@@ -114,6 +114,7 @@ void qlm_cpu_matmul_n(const qlm_cpu_kernels *k, const qlm_tensor *const *w, floa
         qlm_cpu_matmul_n(&(KERNELS), w, y, n, x, n_tok, scratch, n_threads);                                 \
     }
 
+void qlm_quantize_bf16_avx2(const float *x, void *dst, int64_t n);
 void qlm_dot_f32_avx2(int64_t n, float *s, const void *x, const void *y);
 void qlm_dot_f16_avx2(int64_t n, float *s, const void *x, const void *y);
 void qlm_dot_bf16_avx2(int64_t n, float *s, const void *x, const void *y);

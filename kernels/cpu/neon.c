@@ -224,30 +224,31 @@ static inline float at_b(const void *p, int64_t i) { return qlm_bf16_to_fp32(((c
 
 /* Four accumulators of 4 lanes over 16 values a step, then 4 at a time, then
  * a scalar tail (rows of float types have any length). */
-#define FLOAT_DOT(NAME, LOAD, AT)                                                                            \
+#define FLOAT_DOT2(NAME, LOAD, AT, LOADY, ATY)                                                                            \
     static void NAME(int64_t n, float *s, const void *vx, const void *vy) {                                  \
-        const float *y = vy;                                                                                 \
         float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;                                       \
         int64_t i = 0;                                                                                       \
         for (; i + 16 <= n; i += 16) {                                                                       \
-            a0 = vfmaq_f32(a0, LOAD(vx, i), vld1q_f32(y + i));                                               \
-            a1 = vfmaq_f32(a1, LOAD(vx, i + 4), vld1q_f32(y + i + 4));                                       \
-            a2 = vfmaq_f32(a2, LOAD(vx, i + 8), vld1q_f32(y + i + 8));                                       \
-            a3 = vfmaq_f32(a3, LOAD(vx, i + 12), vld1q_f32(y + i + 12));                                     \
+            a0 = vfmaq_f32(a0, LOAD(vx, i), LOADY(vy, i));                                               \
+            a1 = vfmaq_f32(a1, LOAD(vx, i + 4), LOADY(vy, i + 4));                                       \
+            a2 = vfmaq_f32(a2, LOAD(vx, i + 8), LOADY(vy, i + 8));                                       \
+            a3 = vfmaq_f32(a3, LOAD(vx, i + 12), LOADY(vy, i + 12));                                     \
         }                                                                                                    \
         for (; i + 4 <= n; i += 4)                                                                           \
-            a0 = vfmaq_f32(a0, LOAD(vx, i), vld1q_f32(y + i));                                               \
+            a0 = vfmaq_f32(a0, LOAD(vx, i), LOADY(vy, i));                                               \
         float sum = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));                             \
         for (; i < n; i++) {                                                                                 \
-            const float p = AT(vx, i) * y[i];                                                                \
+            const float p = AT(vx, i) * ATY(vy, i);                                                                \
             sum += p;                                                                                        \
         }                                                                                                    \
         *s = sum;                                                                                            \
     }
 
+#define FLOAT_DOT(NAME, LOAD, AT) FLOAT_DOT2(NAME, LOAD, AT, load4_f32, at_f32)
+
 FLOAT_DOT(dot_f32_f32_neon, load4_f32, at_f32)
 FLOAT_DOT(dot_f16_f32_neon, load4_h, at_h)
-FLOAT_DOT(dot_bf16_f32_neon, load4_b, at_b)
+FLOAT_DOT2(dot_bf16_bf16_neon, load4_b, at_b, load4_b, at_b) /* activations as BF16, as ggml */
 
 /* ------------------------------------------------- activation quantizers */
 
@@ -466,7 +467,7 @@ static void gemm_r16_q8_0_neon(const void *w, int64_t nb, const void *act, size_
 static const qlm_cpu_kernels kernels = {
     .dot = {[QLM_TYPE_F32] = dot_f32_f32_neon,
             [QLM_TYPE_F16] = dot_f16_f32_neon,
-            [QLM_TYPE_BF16] = dot_bf16_f32_neon,
+            [QLM_TYPE_BF16] = dot_bf16_bf16_neon,
             [QLM_TYPE_Q4_0] = dot_q4_0_q8_0_neon,
             [QLM_TYPE_Q4_1] = dot_q4_1_q8_1_neon,
             [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_neon},
