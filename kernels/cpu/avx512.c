@@ -204,85 +204,69 @@ static void dot4_q8_0_q8_0_avx512(int64_t n, float *s, const void *vx, size_t bx
 
 /* ------------------------------------------------------- float dot products */
 
-/* 16 halves / bfloats widened to float: vcvtph2ps is exact; a bfloat is the
- * top half of a float, so a 16-bit shift is too. */
+/* 16 floats, or 16 halves widened exactly by vcvtph2ps. */
 static inline __m512 load16_f32(const void *p, int64_t i) { return _mm512_loadu_ps((const float *)p + i); }
 static inline __m512 load16_h(const void *p, int64_t i) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)));
 }
-static inline __m512 load16_b(const void *p, int64_t i) {
-    const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-}
 static inline float at_f32(const void *p, int64_t i) { return ((const float *)p)[i]; }
 static inline float at_h(const void *p, int64_t i) { return _cvtsh_ss(((const uint16_t *)p)[i]); }
-static inline float at_b(const void *p, int64_t i) { return qlm_bf16_to_fp32(((const uint16_t *)p)[i]); }
 
-/* Two accumulators of 16 lanes over 32 values a step, then 16, then a scalar
- * tail (rows of float types have any length). */
-#define FLOAT_DOT(NAME, LOAD, AT)                                                                            \
-    static void NAME(int64_t n, float *s, const void *vx, const void *vy) {                                  \
-        const float *y = vy;                                                                                 \
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0;                                                            \
-        int64_t i = 0;                                                                                       \
-        for (; i + 32 <= n; i += 32) {                                                                       \
-            a0 = _mm512_fmadd_ps(LOAD(vx, i), _mm512_loadu_ps(y + i), a0);                                   \
-            a1 = _mm512_fmadd_ps(LOAD(vx, i + 16), _mm512_loadu_ps(y + i + 16), a1);                         \
-        }                                                                                                    \
-        for (; i + 16 <= n; i += 16)                                                                         \
-            a0 = _mm512_fmadd_ps(LOAD(vx, i), _mm512_loadu_ps(y + i), a0);                                   \
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));                                             \
-        for (; i < n; i++) {                                                                                 \
-            const float p = AT(vx, i) * y[i];                                                                \
-            sum += p;                                                                                        \
-        }                                                                                                    \
-        *s = sum;                                                                                            \
+/* F32 / F16 weights x F32 activations, R rows x T tokens: each (row, token)
+ * pair one accumulator over 16-value chunks (fused multiply-add), its 16
+ * lanes summed, then the tail in scalar. The 1-row dot, dot4 and the token
+ * tiles share this order, so a row's result never depends on blocking.
+ * 4 x 4 keeps 16 accumulators in registers and loads (and widens) each
+ * weight chunk once for 4 tokens. */
+static QLM_ALWAYS_INLINE __m512 load16_w(int f16, const void *p, int64_t i) {
+    return f16 ? load16_h(p, i) : load16_f32(p, i);
+}
+
+static QLM_ALWAYS_INLINE void float_tile(int f16, int R, int T, int64_t n, float *y, int64_t ldy, const void *w,
+                                         size_t rb, const void *x, size_t xb) {
+    __m512 acc[4][4];
+    QLM_UNROLL_TILE for (int r = 0; r < R; r++) QLM_UNROLL_TILE for (int t = 0; t < T; t++) acc[r][t] =
+        _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 xv[4];
+        QLM_UNROLL_TILE for (int t = 0; t < T; t++) xv[t] = _mm512_loadu_ps((const float *)((const char *)x + t * xb) + i);
+        QLM_UNROLL_TILE for (int r = 0; r < R; r++) {
+            const __m512 wv = load16_w(f16, (const char *)w + r * rb, i);
+            QLM_UNROLL_TILE for (int t = 0; t < T; t++) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            float sum = _mm512_reduce_add_ps(acc[r][t]);
+            const void *wr = (const char *)w + r * rb;
+            const float *xt = (const float *)((const char *)x + t * xb);
+            for (int64_t j = i; j < n; j++) {
+                const float p = (f16 ? at_h(wr, j) : at_f32(wr, j)) * xt[j];
+                sum += p;
+            }
+            y[t * ldy + r] = sum;
+        }
+}
+
+#define FLOAT_KERNELS(T, F16)                                                                                \
+    static void dot_##T##_avx512(int64_t n, float *s, const void *x, const void *y) {                        \
+        float_tile(F16, 1, 1, n, s, 0, x, 0, y, 0);                                                          \
+    }                                                                                                        \
+    static void dot4_##T##_avx512(int64_t n, float *s, const void *x, size_t bx, const void *y) {            \
+        float_tile(F16, 4, 1, n, s, 0, x, bx, y, 0);                                                         \
+    }                                                                                                        \
+    static void gemm4x2_##T##_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t rb,             \
+                                     const void *x, size_t xb) {                                             \
+        float_tile(F16, 4, 2, n, y, ldy, w, rb, x, xb);                                                      \
+    }                                                                                                        \
+    static void gemm4x4_##T##_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t rb,             \
+                                     const void *x, size_t xb) {                                             \
+        float_tile(F16, 4, 4, n, y, ldy, w, rb, x, xb);                                                      \
     }
 
-/* 4 rows x T tokens (T = 1 or 2), each pair exactly as FLOAT_DOT computes
- * it (two accumulators per pair, as the 1-row dot's a0/a1). T = 1 is the
- * decode case: 4 row streams in flight instead of 1. */
-#define FLOAT_GEMM4(NAME, LOAD, AT, T)                                                                        \
-    static void NAME(int64_t n, float *y, int64_t ldy, const void *w, size_t rb, const void *vx, size_t xb) { \
-        const char *wr = w;                                                                                  \
-        const float *x[2] = {vx, (const float *)((const char *)vx + (T - 1) * xb)};                                    \
-        __m512 a0[4][T], a1[4][T];                                                                           \
-        QLM_UNROLL_TILE for (int r = 0; r < 4; r++)                                                                          \
-            QLM_UNROLL_TILE for (int t = 0; t < T; t++) a0[r][t] = a1[r][t] = _mm512_setzero_ps();                           \
-        int64_t i = 0;                                                                                       \
-        for (; i + 32 <= n; i += 32) {                                                                       \
-            __m512 xv0[T], xv1[T];                                                                          \
-            QLM_UNROLL_TILE for (int t = 0; t < T; t++) {                                                   \
-                xv0[t] = _mm512_loadu_ps(x[t] + i);                                                          \
-                xv1[t] = _mm512_loadu_ps(x[t] + i + 16);                                                     \
-            }                                                                                                \
-            QLM_UNROLL_TILE for (int r = 0; r < 4; r++) {                                                                    \
-                const __m512 w0 = LOAD(wr + r * rb, i), w1 = LOAD(wr + r * rb, i + 16);                      \
-                QLM_UNROLL_TILE for (int t = 0; t < T; t++) {                                               \
-                    a0[r][t] = _mm512_fmadd_ps(w0, xv0[t], a0[r][t]);                                        \
-                    a1[r][t] = _mm512_fmadd_ps(w1, xv1[t], a1[r][t]);                                        \
-                }                                                                                            \
-            }                                                                                                \
-        }                                                                                                    \
-        for (; i + 16 <= n; i += 16)                                                                         \
-            QLM_UNROLL_TILE for (int r = 0; r < 4; r++)                                                                      \
-                QLM_UNROLL_TILE for (int t = 0; t < T; t++)                                                                  \
-                    a0[r][t] = _mm512_fmadd_ps(LOAD(wr + r * rb, i), _mm512_loadu_ps(x[t] + i), a0[r][t]);   \
-        QLM_UNROLL_TILE for (int r = 0; r < 4; r++)                                                                          \
-            QLM_UNROLL_TILE for (int t = 0; t < T; t++) {                                                                    \
-                float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0[r][t], a1[r][t]));                         \
-                for (int64_t j = i; j < n; j++) {                                                            \
-                    const float p = AT(wr + r * rb, j) * x[t][j];                                            \
-                    sum += p;                                                                                \
-                }                                                                                            \
-                y[t * ldy + r] = sum;                                                                        \
-            }                                                                                                \
-    }
-
-FLOAT_GEMM4(gemm4x2_f32_avx512, load16_f32, at_f32, 2)
-FLOAT_GEMM4(gemm4x2_f16_avx512, load16_h, at_h, 2)
-FLOAT_GEMM4(gemm4x1_f32_avx512, load16_f32, at_f32, 1)
-FLOAT_GEMM4(gemm4x1_f16_avx512, load16_h, at_h, 1)
+FLOAT_KERNELS(f32, 0)
+FLOAT_KERNELS(f16, 1)
 
 /* BF16 x BF16 (activations converted to BF16, as ggml) with AVX512_BF16's
  * vdpbf16ps: 32 products per instruction, no widening of the weights. Each
@@ -294,12 +278,12 @@ static inline __m512bh load32_bh(const void *p, int64_t i) {
 
 static QLM_ALWAYS_INLINE void bf16_tile(int R, int T, int64_t n, float *y, int64_t ldy, const void *w, size_t rb,
                                         const void *x, size_t xb) {
-    __m512 acc[4][2];
+    __m512 acc[4][4];
     QLM_UNROLL_TILE for (int r = 0; r < R; r++) QLM_UNROLL_TILE for (int t = 0; t < T; t++) acc[r][t] =
         _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        __m512bh xv[2];
+        __m512bh xv[4];
         QLM_UNROLL_TILE for (int t = 0; t < T; t++) xv[t] = load32_bh((const char *)x + t * xb, i);
         QLM_UNROLL_TILE for (int r = 0; r < R; r++) {
             const __m512bh wv = load32_bh((const char *)w + r * rb, i);
@@ -329,17 +313,12 @@ static void gemm4x2_bf16_avx512(int64_t n, float *y, int64_t ldy, const void *w,
                                 size_t xb) {
     bf16_tile(4, 2, n, y, ldy, w, rb, x, xb);
 }
-
-/* dot4 (4 rows, one token) for float rows. */
-static void dot4_f32_avx512(int64_t n, float *s, const void *x, size_t bx, const void *y) {
-    gemm4x1_f32_avx512(n, s, 0, x, bx, y, 0);
-}
-static void dot4_f16_avx512(int64_t n, float *s, const void *x, size_t bx, const void *y) {
-    gemm4x1_f16_avx512(n, s, 0, x, bx, y, 0);
+static void gemm4x4_bf16_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t rb, const void *x,
+                                size_t xb) {
+    bf16_tile(4, 4, n, y, ldy, w, rb, x, xb);
 }
 
-FLOAT_DOT(dot_f32_f32_avx512, load16_f32, at_f32)
-FLOAT_DOT(dot_f16_f32_avx512, load16_h, at_h)
+
 
 /* ------------------------------------------------- activation quantizers */
 
@@ -382,8 +361,8 @@ QLM_CPU_Q8_QUANTIZERS(avx512, q8_block)
 /* ------------------------------------------------------------------ table */
 
 static const qlm_cpu_kernels kernels = {
-    .dot = {[QLM_TYPE_F32] = dot_f32_f32_avx512,
-            [QLM_TYPE_F16] = dot_f16_f32_avx512,
+    .dot = {[QLM_TYPE_F32] = dot_f32_avx512,
+            [QLM_TYPE_F16] = dot_f16_avx512,
             [QLM_TYPE_BF16] = dot_bf16_bf16_avx512,
             [QLM_TYPE_Q4_0] = dot_q4_0_q8_0_avx512,
             [QLM_TYPE_Q4_1] = dot_q4_1_q8_1_avx512,
@@ -395,6 +374,9 @@ static const qlm_cpu_kernels kernels = {
              [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_avx512},
     .dot_decode = {[QLM_TYPE_F32] = qlm_dot_f32_avx2, [QLM_TYPE_F16] = qlm_dot_f16_avx2,
                    [QLM_TYPE_BF16] = qlm_dot_bf16_avx2},
+    .gemm4x4 = {[QLM_TYPE_F32] = gemm4x4_f32_avx512,
+                [QLM_TYPE_F16] = gemm4x4_f16_avx512,
+                [QLM_TYPE_BF16] = gemm4x4_bf16_avx512},
     .gemm4x2 = {[QLM_TYPE_F32] = gemm4x2_f32_avx512,
                 [QLM_TYPE_F16] = gemm4x2_f16_avx512,
                 [QLM_TYPE_BF16] = gemm4x2_bf16_avx512},

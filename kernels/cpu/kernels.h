@@ -46,6 +46,7 @@ typedef struct qlm_cpu_kernels {
     qlm_vec_dot_fn dot[QLM_TYPE_COUNT];
     qlm_vec_dot4_fn dot4[QLM_TYPE_COUNT]; /* optional */
     qlm_gemm4x2_fn gemm4x2[QLM_TYPE_COUNT]; /* optional */
+    qlm_gemm4x2_fn gemm4x4[QLM_TYPE_COUNT]; /* optional: the same for 4 tokens */
     /* optional: the row kernel for single-token calls (decode), replacing
      * dot/dot4/gemm4x2 there. Streaming one token's weights is memory-bound,
      * and on the AVX-512 machines measured 256-bit float code streams F16/BF16

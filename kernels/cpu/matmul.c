@@ -19,7 +19,7 @@ typedef struct matmul_plan {
     qlm_quantize_fn quantize;  /* NULL: F32 activations are used as they are */
     qlm_vec_dot_fn dot;        /* row-major kernels */
     qlm_vec_dot4_fn dot4;
-    qlm_gemm4x2_fn gemm4x2;
+    qlm_gemm4x2_fn gemm4x2, gemm4x4;
     qlm_gemm_r16_fn gemm;      /* packed kernel */
 } matmul_plan;
 
@@ -39,10 +39,11 @@ static matmul_plan plan_for(const qlm_cpu_kernels *k, const qlm_tensor *w, int64
     p.dot = k->dot[w->type] ? k->dot[w->type] : t->vec_dot;
     p.dot4 = k->dot[w->type] ? k->dot4[w->type] : NULL; /* a pair, never mixed */
     p.gemm4x2 = k->dot[w->type] ? k->gemm4x2[w->type] : NULL;
+    p.gemm4x4 = p.gemm4x2 ? k->gemm4x4[w->type] : NULL; /* quads only with pairs for the rest */
     if (n_tok == 1 && k->dot_decode[w->type]) {
         p.dot = k->dot_decode[w->type];
         p.dot4 = NULL;
-        p.gemm4x2 = NULL;
+        p.gemm4x2 = p.gemm4x4 = NULL;
     }
     if (t->vec_dot_type != QLM_TYPE_F32) {
         p.quantize = k->quantize[t->vec_dot_type] ? k->quantize[t->vec_dot_type]
@@ -63,7 +64,10 @@ static void rows4(const matmul_plan *p, const qlm_tensor *w, int64_t r0, const c
                   float *y) {
     const int64_t n_in = w->ne[0], n_out = qlm_tensor_rows(w);
     const char *wr = (const char *)w->data + r0 * w->row_bytes;
-    int64_t i0 = 0; /* tokens done in pairs */
+    int64_t i0 = 0; /* tokens done in quads, then pairs */
+    if (p->gemm4x4 && r0 + 4 <= n_out)
+        for (; i0 + 4 <= n_tok; i0 += 4)
+            p->gemm4x4(n_in, &y[i0 * n_out + r0], n_out, wr, w->row_bytes, act + i0 * p->act_row, p->act_row);
     if (p->gemm4x2 && r0 + 4 <= n_out)
         for (; i0 + 2 <= n_tok; i0 += 2)
             p->gemm4x2(n_in, &y[i0 * n_out + r0], n_out, wr, w->row_bytes, act + i0 * p->act_row, p->act_row);
