@@ -98,58 +98,40 @@ static inline float32x4_t step_q8_0(float32x4_t acc, const qlm_block_q8_0 *x, i8
     return scale_add(acc, dot32(load_i8x32(x->qs), y), h2f(x->d) * dy);
 }
 
-NEON_INLINE void q8_0_rows(int nr, int64_t n, float *s, const void *vx, size_t bx, const void *vy) {
-    const qlm_block_q8_0 *y = vy, *x[4];
-    const int64_t nb = n / QLM_QK8_0;
-    float32x4_t acc0[4], acc1[4];
-    for (int k = 0; k < nr; k++) {
-        x[k] = row_at(vx, k, bx);
-        acc0[k] = acc1[k] = vdupq_n_f32(0.0f);
-    }
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const i8x32 y0 = load_i8x32(y[i].qs), y1 = load_i8x32(y[i + 1].qs);
-        const float dy0 = h2f(y[i].d), dy1 = h2f(y[i + 1].d);
-        UNROLL_ROWS
-        for (int k = 0; k < nr; k++) {
-            acc0[k] = step_q8_0(acc0[k], &x[k][i], y0, dy0);
-            acc1[k] = step_q8_0(acc1[k], &x[k][i + 1], y1, dy1);
-        }
-    }
-    for (int k = 0; k < nr; k++) {
-        if (i < nb) acc0[k] = step_q8_0(acc0[k], &x[k][i], load_i8x32(y[i].qs), h2f(y[i].d));
-        s[k] = vaddvq_f32(vaddq_f32(acc0[k], acc1[k]));
-    }
-}
-
 static inline float32x4_t step_q4_0(float32x4_t acc, const qlm_block_q4_0 *x, i8x32 y, float dy) {
     return scale_add(acc, dot32(q4_unpack_signed(x->qs), y), h2f(x->d) * dy);
 }
 
-NEON_INLINE void q4_0_rows(int nr, int64_t n, float *s, const void *vx, size_t bx, const void *vy) {
-    const qlm_block_q8_0 *y = vy;
-    const qlm_block_q4_0 *x[4];
-    const int64_t nb = n / QLM_QK4_0;
-    float32x4_t acc0[4], acc1[4];
-    for (int k = 0; k < nr; k++) {
-        x[k] = row_at(vx, k, bx);
-        acc0[k] = acc1[k] = vdupq_n_f32(0.0f);
+/* The rows kernel for weights against Q8_0 activations (Q8_0, Q4_0): X is
+ * the weight block type, STEP its per-block step above. */
+#define Q8_ACT_ROWS(NAME, X, QK, STEP)                                                                       \
+    NEON_INLINE void NAME(int nr, int64_t n, float *s, const void *vx, size_t bx, const void *vy) {          \
+        const qlm_block_q8_0 *y = vy;                                                                        \
+        const X *x[4];                                                                                       \
+        const int64_t nb = n / QK;                                                                           \
+        float32x4_t acc0[4], acc1[4];                                                                        \
+        for (int k = 0; k < nr; k++) {                                                                       \
+            x[k] = row_at(vx, k, bx);                                                                        \
+            acc0[k] = acc1[k] = vdupq_n_f32(0.0f);                                                           \
+        }                                                                                                    \
+        int64_t i = 0;                                                                                       \
+        for (; i + 1 < nb; i += 2) {                                                                         \
+            const i8x32 y0 = load_i8x32(y[i].qs), y1 = load_i8x32(y[i + 1].qs);                              \
+            const float dy0 = h2f(y[i].d), dy1 = h2f(y[i + 1].d);                                            \
+            UNROLL_ROWS                                                                                      \
+            for (int k = 0; k < nr; k++) {                                                                   \
+                acc0[k] = STEP(acc0[k], &x[k][i], y0, dy0);                                                  \
+                acc1[k] = STEP(acc1[k], &x[k][i + 1], y1, dy1);                                              \
+            }                                                                                                \
+        }                                                                                                    \
+        for (int k = 0; k < nr; k++) {                                                                       \
+            if (i < nb) acc0[k] = STEP(acc0[k], &x[k][i], load_i8x32(y[i].qs), h2f(y[i].d));                 \
+            s[k] = vaddvq_f32(vaddq_f32(acc0[k], acc1[k]));                                                  \
+        }                                                                                                    \
     }
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const i8x32 y0 = load_i8x32(y[i].qs), y1 = load_i8x32(y[i + 1].qs);
-        const float dy0 = h2f(y[i].d), dy1 = h2f(y[i + 1].d);
-        UNROLL_ROWS
-        for (int k = 0; k < nr; k++) {
-            acc0[k] = step_q4_0(acc0[k], &x[k][i], y0, dy0);
-            acc1[k] = step_q4_0(acc1[k], &x[k][i + 1], y1, dy1);
-        }
-    }
-    for (int k = 0; k < nr; k++) {
-        if (i < nb) acc0[k] = step_q4_0(acc0[k], &x[k][i], load_i8x32(y[i].qs), h2f(y[i].d));
-        s[k] = vaddvq_f32(vaddq_f32(acc0[k], acc1[k]));
-    }
-}
+
+Q8_ACT_ROWS(q8_0_rows, qlm_block_q8_0, QLM_QK8_0, step_q8_0)
+Q8_ACT_ROWS(q4_0_rows, qlm_block_q4_0, QLM_QK4_0, step_q4_0)
 
 /* sum (d_x q + m_x)(d_y p) = d_x d_y sum(q p) + m_x s_y, s_y = d_y sum(p)
  * precomputed in the Q8_1 block; q in [0, 15] is a valid int8 as it is.
