@@ -92,16 +92,9 @@ static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const vo
     for (; t + TILE <= n_tok; t += TILE) tile(kind, TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
     const char *at = ac + t * act_stride;
     float *yt = y + t * ldy;
-    switch (n_tok - t) {
-    case 7: tile(kind, 7, w, nb, at, act_stride, yt, ldy); break;
-    case 6: tile(kind, 6, w, nb, at, act_stride, yt, ldy); break;
-    case 5: tile(kind, 5, w, nb, at, act_stride, yt, ldy); break;
-    case 4: tile(kind, 4, w, nb, at, act_stride, yt, ldy); break;
-    case 3: tile(kind, 3, w, nb, at, act_stride, yt, ldy); break;
-    case 2: tile(kind, 2, w, nb, at, act_stride, yt, ldy); break;
-    case 1: tile(kind, 1, w, nb, at, act_stride, yt, ldy); break;
-    default: break;
-    }
+#define TAIL(T) tile(kind, T, w, nb, at, act_stride, yt, ldy)
+    QLM_TILE_TAIL_8(n_tok - t, TAIL)
+#undef TAIL
 }
 
 void qlm_gemm_r16_q4_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,

@@ -17,6 +17,20 @@
 #endif
 /* The per-token loop of a tile: unrolled, so each token's accumulator is a
  * register of its own (a pragma other compilers ignore). */
+/* The token tail of a tile loop of 8: CALL(T) for T = n (0..7), T a
+ * constant at each call site so a QLM_ALWAYS_INLINE tile specializes. */
+#define QLM_TILE_TAIL_8(n, CALL)                                                                             \
+    switch (n) {                                                                                             \
+    case 7: CALL(7); break;                                                                                  \
+    case 6: CALL(6); break;                                                                                  \
+    case 5: CALL(5); break;                                                                                  \
+    case 4: CALL(4); break;                                                                                  \
+    case 3: CALL(3); break;                                                                                  \
+    case 2: CALL(2); break;                                                                                  \
+    case 1: CALL(1); break;                                                                                  \
+    default: break;                                                                                          \
+    }
+
 #if defined(__GNUC__) || defined(__clang__)
 #define QLM_UNROLL_TILE _Pragma("GCC unroll 8")
 #else
@@ -37,16 +51,17 @@ typedef void (*qlm_quantize_fn)(const float *x, void *dst, int64_t n);
 typedef void (*qlm_vec_dot4_fn)(int64_t n, float *s, const void *x, size_t row_bytes, const void *y);
 
 /* y[t * ldy + k] = dot(row k, token t) for 4 weight rows (row_bytes apart)
- * and 2 activation rows (x_bytes apart): prompt processing with row-major
- * weights; each (row, token) by exactly the 1-row dot's operations. */
-typedef void (*qlm_gemm4x2_fn)(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes, const void *x,
+ * and a fixed number of activation rows (x_bytes apart; 2 for gemm4x2, 4
+ * for gemm4x4): prompt processing with row-major weights; each (row, token)
+ * by exactly the 1-row dot's operations. */
+typedef void (*qlm_gemm4rows_fn)(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes, const void *x,
                                size_t x_bytes);
 
 typedef struct qlm_cpu_kernels {
     qlm_vec_dot_fn dot[QLM_TYPE_COUNT];
     qlm_vec_dot4_fn dot4[QLM_TYPE_COUNT]; /* optional */
-    qlm_gemm4x2_fn gemm4x2[QLM_TYPE_COUNT]; /* optional */
-    qlm_gemm4x2_fn gemm4x4[QLM_TYPE_COUNT]; /* optional: the same for 4 tokens */
+    qlm_gemm4rows_fn gemm4x2[QLM_TYPE_COUNT]; /* optional */
+    qlm_gemm4rows_fn gemm4x4[QLM_TYPE_COUNT]; /* optional: the same for 4 tokens */
     /* optional: the row kernel for single-token calls (decode), replacing
      * dot/dot4/gemm4x2 there. Streaming one token's weights is memory-bound,
      * and on the AVX-512 machines measured 256-bit float code streams F16/BF16

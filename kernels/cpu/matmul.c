@@ -19,7 +19,7 @@ typedef struct matmul_plan {
     qlm_quantize_fn quantize;  /* NULL: F32 activations are used as they are */
     qlm_vec_dot_fn dot;        /* row-major kernels */
     qlm_vec_dot4_fn dot4;
-    qlm_gemm4x2_fn gemm4x2, gemm4x4;
+    qlm_gemm4rows_fn gemm4x2, gemm4x4;
     qlm_gemm_r16_fn gemm;      /* packed kernel */
 } matmul_plan;
 

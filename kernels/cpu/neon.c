@@ -402,31 +402,9 @@ static QLM_ALWAYS_INLINE void r16_gemm(int kind, const void *w, int64_t nb, cons
         r16_tile(kind, R16_TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
     const char *at = ac + t * act_stride;
     float *yt = y + t * ldy;
-    switch (n_tok - t) {
-    case 7:
-        r16_tile(kind, 7, w, nb, at, act_stride, yt, ldy);
-        break;
-    case 6:
-        r16_tile(kind, 6, w, nb, at, act_stride, yt, ldy);
-        break;
-    case 5:
-        r16_tile(kind, 5, w, nb, at, act_stride, yt, ldy);
-        break;
-    case 4:
-        r16_tile(kind, 4, w, nb, at, act_stride, yt, ldy);
-        break;
-    case 3:
-        r16_tile(kind, 3, w, nb, at, act_stride, yt, ldy);
-        break;
-    case 2:
-        r16_tile(kind, 2, w, nb, at, act_stride, yt, ldy);
-        break;
-    case 1:
-        r16_tile(kind, 1, w, nb, at, act_stride, yt, ldy);
-        break;
-    default:
-        break;
-    }
+#define TAIL(T) r16_tile(kind, T, w, nb, at, act_stride, yt, ldy)
+    QLM_TILE_TAIL_8(n_tok - t, TAIL)
+#undef TAIL
 }
 
 static void gemm_r16_q4_0_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
