@@ -38,8 +38,7 @@ LIB_C    := $(sort $(wildcard engine/*.c models/*.c tokenizer/*.c kernels/cpu/*.
 # or AArch64 (getauxval, the NEON tables); anything else gets the generic
 # probe and the scalar reference only. $(call cpu_drop,TRIPLET): the files
 # kernels/cpu/*.c that a compiler for TRIPLET must not build.
-X86_ONLY := kernels/cpu/avx2.c kernels/cpu/avx512.c kernels/cpu/avx512_r16.c kernels/cpu/avx512_attn.c \
-            kernels/cpu/avx2_r16.c kernels/cpu/cpu_features_x86.c
+X86_ONLY := $(wildcard kernels/cpu/avx2*.c kernels/cpu/avx512*.c) kernels/cpu/cpu_features_x86.c
 ARM_ONLY := $(wildcard kernels/cpu/neon*.c) kernels/cpu/cpu_features_arm.c
 cpu_drop = $(if $(findstring x86_64,$(1)),$(ARM_ONLY) kernels/cpu/cpu_features_generic.c,$(if \
              $(findstring aarch64,$(1)),$(X86_ONLY) kernels/cpu/cpu_features_generic.c,$(X86_ONLY) $(ARM_ONLY)))
@@ -72,18 +71,18 @@ DEMO_MODEL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 .PHONY: all test asan fuzz demo model install clean fixtures kcheck kcheck-neon
 all: libqlm.a libqlm.so run bench/bench
 
-# Target-specific flags (they also apply to the asan build's objects).
-$(BUILD)/kernels/cpu/avx2.o: CFLAGS += -mavx2 -mfma -mf16c
-AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512bf16
-$(BUILD)/kernels/cpu/avx512.o: CFLAGS += $(AVX512_FLAGS) -O3
-$(BUILD)/kernels/cpu/avx512_attn.o: CFLAGS += $(AVX512_FLAGS)
-# -O3: the R16 tiles rely on full unrolling of their small constant loops
+# Target-specific flags (they also apply to the asan build's objects): every
+# kernels/cpu/avx2*.c file is an AVX2 table's, every avx512*.c an AVX-512 one's.
+# -O3: the tiles rely on full unrolling of their small constant loops
 # (accumulators in registers); the results do not depend on it.
-$(BUILD)/kernels/cpu/avx512_r16.o: CFLAGS += $(AVX512_FLAGS) -O3
-$(BUILD)/kernels/cpu/avx2_r16.o: CFLAGS += -mavx2 -mfma -mf16c -O3
+AVX2_FLAGS   := -mavx2 -mfma -mf16c
+AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512bf16
+$(BUILD)/kernels/cpu/avx2.o: CFLAGS += $(AVX2_FLAGS)
+$(BUILD)/kernels/cpu/avx2_%.o: CFLAGS += $(AVX2_FLAGS) -O3
+$(BUILD)/kernels/cpu/avx512.o $(BUILD)/kernels/cpu/avx512_%.o: CFLAGS += $(AVX512_FLAGS) -O3
 # neon.c is baseline armv8-a (every AArch64 CPU); neon_dotprod.c is the same
 # source with SDOT, used only where the CPU reports it.
-$(BUILD)/kernels/cpu/neon_dotprod.o: CFLAGS += -march=armv8.2-a+dotprod
+$(BUILD)/kernels/cpu/neon_dotprod.o $(BUILD)/kernels/cpu/neon_dotprod_%.o: CFLAGS += -march=armv8.2-a+dotprod
 # GCC's pre-allocation scheduler hoists loads ahead of their uses until the
 # R16 tiles' (and dot4's) accumulators spill out of the 32 vector registers;
 # without it they stay in registers (out-of-order cores reorder anyway).

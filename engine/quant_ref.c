@@ -306,3 +306,52 @@ void qlm_vec_dot_q8_0_q8_0(int64_t n, float *s, const void *x, const void *y) {
     }
     *s = sum;
 }
+
+/* ------------------------------------------------------------------ Q8_K */
+
+/* ggml's round to nearest (ties to even) for |v| <= 2^22: adding 1.5 * 2^23
+ * leaves the rounded integer in the low mantissa bits. */
+static inline int nearest_int(float v) {
+    const float t = v + 12582912.0f;
+    int32_t i;
+    memcpy(&i, &t, sizeof i);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+/* The value of largest magnitude (sign kept, first of ties) maps to -127, so
+ * d = max / -127 and every quant is in [-127, 127] (ggml's
+ * quantize_row_q8_K_ref, bit for bit). NaN or Inf inputs give a NaN or zero
+ * scale; the quants are then clamped garbage, never undefined behaviour. */
+static void q8_k_quantize_block(const float *x, qlm_block_q8_k *b) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < QLM_QK_K; j++)
+        if (fabsf(x[j]) > amax) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    memset(b, 0, sizeof *b);
+    if (amax == 0.0f || !(amax <= 3.4e38f)) return;
+    const float iscale = -127.0f / max;
+    for (int j = 0; j < QLM_QK_K; j++) {
+        const float v = iscale * x[j];
+        const int q = v == v && fabsf(v) <= 4194303.0f ? nearest_int(v) : 0;
+        b->qs[j] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+    }
+    for (int j = 0; j < QLM_QK_K / 16; j++) {
+        int sum = 0;
+        for (int i = 0; i < 16; i++) sum += b->qs[j * 16 + i];
+        b->bsums[j] = (int16_t)sum;
+    }
+    b->d = 1.0f / iscale;
+}
+
+void qlm_q8_k_from_float(const float *src, void *dst, int64_t n) {
+    qlm_block_q8_k *b = dst;
+    for (int64_t i = 0; i < n / QLM_QK_K; i++) q8_k_quantize_block(src + i * QLM_QK_K, &b[i]);
+}
+
+void qlm_q8_k_to_float(const void *src, float *dst, int64_t n) {
+    const qlm_block_q8_k *b = src;
+    for (int64_t i = 0; i < n / QLM_QK_K; i++)
+        for (int j = 0; j < QLM_QK_K; j++) dst[i * QLM_QK_K + j] = b[i].d * (float)b[i].qs[j];
+}

@@ -20,6 +20,8 @@ void qlm_q8_0_to_float(const void *src, float *dst, int64_t n);
 void qlm_q8_0_from_float(const float *src, void *dst, int64_t n);
 void qlm_q8_1_to_float(const void *src, float *dst, int64_t n);
 void qlm_q8_1_from_float(const float *src, void *dst, int64_t n);
+void qlm_q8_k_to_float(const void *src, float *dst, int64_t n);
+void qlm_q8_k_from_float(const float *src, void *dst, int64_t n);
 void qlm_vec_dot_f32_f32(int64_t n, float *s, const void *x, const void *y);
 void qlm_vec_dot_f16_f32(int64_t n, float *s, const void *x, const void *y);
 void qlm_vec_dot_bf16_f32(int64_t n, float *s, const void *x, const void *y);

@@ -12,6 +12,7 @@ _Static_assert(sizeof(qlm_block_q4_0) == 2 + QLM_QK4_0 / 2, "q4_0 block size");
 _Static_assert(sizeof(qlm_block_q4_1) == 4 + QLM_QK4_1 / 2, "q4_1 block size");
 _Static_assert(sizeof(qlm_block_q8_0) == 2 + QLM_QK8_0, "q8_0 block size");
 _Static_assert(sizeof(qlm_block_q8_1) == 4 + QLM_QK8_1, "q8_1 block size");
+_Static_assert(sizeof(qlm_block_q8_k) == 4 + QLM_QK_K + QLM_QK_K / 8, "q8_K block size");
 
 #define ROW(t, bs, ts, q) [QLM_TYPE_##t] = {.name = #t, .block_size = bs, .type_size = ts, .is_quantized = q}
 #define QK_K 256
@@ -42,10 +43,14 @@ static const qlm_type_traits known[QLM_TYPE_COUNT] = {
     [QLM_TYPE_Q8_1] = {.name = "Q8_1", .block_size = QLM_QK8_1, .type_size = sizeof(qlm_block_q8_1),
                        .is_quantized = true, .to_float = qlm_q8_1_to_float,
                        .from_float = qlm_q8_1_from_float, .vec_dot_type = QLM_TYPE_Q8_1},
+    /* Q8_K, like Q8_1, is an activation format only. */
+    [QLM_TYPE_Q8_K] = {.name = "Q8_K", .block_size = QLM_QK_K, .type_size = sizeof(qlm_block_q8_k),
+                       .is_quantized = true, .to_float = qlm_q8_k_to_float,
+                       .from_float = qlm_q8_k_from_float, .vec_dot_type = QLM_TYPE_Q8_K},
     /* Known to GGUF, not yet computed by qlm: sizes only, for validation and --info. */
     ROW(Q5_0, 32, 22, true),      ROW(Q5_1, 32, 24, true),      ROW(Q2_K, QK_K, 84, true),
     ROW(Q3_K, QK_K, 110, true),   ROW(Q4_K, QK_K, 144, true),   ROW(Q5_K, QK_K, 176, true),
-    ROW(Q6_K, QK_K, 210, true),   ROW(Q8_K, QK_K, 292, true),   ROW(IQ2_XXS, QK_K, 66, true),
+    ROW(Q6_K, QK_K, 210, true),   ROW(IQ2_XXS, QK_K, 66, true),
     ROW(IQ2_XS, QK_K, 74, true),  ROW(IQ3_XXS, QK_K, 98, true), ROW(IQ1_S, QK_K, 50, true),
     ROW(IQ4_NL, 32, 18, true),    ROW(IQ3_S, QK_K, 110, true),  ROW(IQ2_S, QK_K, 82, true),
     ROW(IQ4_XS, QK_K, 136, true), ROW(I8, 1, 1, false),         ROW(I16, 1, 2, false),

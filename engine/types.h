@@ -86,4 +86,11 @@ typedef struct { uint16_t d; int8_t qs[QLM_QK8_0]; } qlm_block_q8_0;
 /* s = d * sum(qs), precomputed so Q4_1's offset term costs one multiply. */
 typedef struct { uint16_t d, s; int8_t qs[QLM_QK8_1]; } qlm_block_q8_1;
 
+/* K-quants: 256-value super-blocks (ggml's QK_K). */
+#define QLM_QK_K 256
+/* The K-quants' activation format: a float scale (not F16), 256 int8 quants
+ * and the sum of each 16 of them (bsums), which the K formats' per-sub-block
+ * minimums and offsets multiply without touching the quants again. */
+typedef struct { float d; int8_t qs[QLM_QK_K]; int16_t bsums[QLM_QK_K / 16]; } qlm_block_q8_k;
+
 #endif
