@@ -134,7 +134,7 @@ test:
 # build-aarch64/) and runs under qemu-user: once as qemu's default CPU (max:
 # dot product present) and once as a Cortex-A53 (ARMv8.0, no dot product),
 # each time checking that the probe lists exactly the tables that CPU runs.
-KCHECK_C     = tests/kcheck/kcheck.c engine/types.c engine/quant_ref.c $(filter kernels/cpu/%,$(LIB_C))
+KCHECK_C     = $(wildcard tests/kcheck/*.c) engine/types.c $(wildcard engine/quant_ref*.c) $(filter kernels/cpu/%,$(LIB_C))
 CROSS_CC     ?= aarch64-linux-gnu-gcc
 QEMU_AARCH64 ?= qemu-aarch64
 CROSS_ROOT   ?= /usr/aarch64-linux-gnu

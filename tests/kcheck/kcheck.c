@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cpu_features.h"
+#include "exact.h"
 #include "pack.h"
 
 /* Unit roundoff of float: one rounding changes a value by at most U of it. */
@@ -211,6 +212,9 @@ static void make_activations(const mm_case *c, float *x) {
 static void exact_dot(const mm_data *d, const void *w, const void *a, int64_t n, float *wtmp, float *atmp,
                       double *want, double *mag) {
     double sum = 0, abs_sum = 0;
+    if (kcheck_exact_dot_q5(d->w.type, w, a, n, want, mag) || kcheck_exact_dot_kquants(d->w.type, w, a, n, want, mag) ||
+        kcheck_exact_dot_kquants_low(d->w.type, w, a, n, want, mag))
+        return;
     if (d->w.type == QLM_TYPE_Q4_1) {
         const qlm_block_q4_1 *wb = w;
         const qlm_block_q8_1 *ab = a;
@@ -432,7 +436,7 @@ static int packed_toks(int64_t n_in, const int64_t **toks) {
  * case; float types also on lengths that are not a multiple of any
  * vector. */
 static void check_matmul(const qlm_ops *ops) {
-    static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 4096 + 32}, n_toks[] = {1, 3};
+    static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 256, 1280, 4096 + 32}, n_toks[] = {1, 3};
     for (int type = 0; type < QLM_TYPE_COUNT; type++) {
         const qlm_type_traits *tt = qlm_type_traits_get((uint32_t)type);
         if (!tt || !tt->vec_dot) continue;
