@@ -67,8 +67,11 @@ TEST_BIN := $(BUILD)/qlm-tests
 
 MODEL_DIR ?= cache
 DEMO_MODEL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+GEMMA3_MODEL := $(MODEL_DIR)/gemma-3-270m-q4_k_m.gguf
+MODELS := $(DEMO_MODEL) $(GEMMA3_MODEL)
+TEST_ENV := QLM_MODEL=$(DEMO_MODEL) QLM_GEMMA3_MODEL=$(GEMMA3_MODEL)
 
-.PHONY: all test asan fuzz demo model install clean fixtures kcheck kcheck-neon
+.PHONY: all test asan fuzz demo model models install clean fixtures kcheck kcheck-neon
 all: libqlm.a libqlm.so run bench/bench
 
 # Target-specific flags (they also apply to the asan build's objects): every
@@ -116,8 +119,12 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB_OBJ)
 model: $(DEMO_MODEL)
 $(DEMO_MODEL):
 	bash scripts/fetch-model.sh $(MODEL_DIR)
+# The real models the tests run (the default one and Gemma 3 270M, 253 MB).
+models: $(MODELS)
+$(GEMMA3_MODEL):
+	bash scripts/fetch-gemma3.sh $(MODEL_DIR)
 
-# Tests read fixtures from tests/fixtures, ../shared/data/vocab and the default model.
+# Tests read fixtures from tests/fixtures, ../shared/data/vocab and the real models.
 # deps.sh first (it may apt-get what is missing), then a fresh make so that the
 # pkg-config probes above see what it installed.
 # The kernel checks run first, so the Criterion summary stays the last line.
@@ -125,8 +132,8 @@ test:
 	@bash scripts/deps.sh test
 	@$(MAKE) --no-print-directory kcheck
 	@$(MAKE) --no-print-directory kcheck-neon
-	@$(MAKE) --no-print-directory $(TEST_BIN) run $(DEMO_MODEL)
-	QLM_MODEL=$(DEMO_MODEL) $(TEST_BIN) --jobs 2
+	@$(MAKE) --no-print-directory $(TEST_BIN) run $(MODELS)
+	$(TEST_ENV) $(TEST_BIN) --jobs 2
 
 # Kernel-check harness (tests/kcheck): every kernel table this machine runs
 # against the reference table and a double-precision oracle. Plain C over
@@ -159,18 +166,18 @@ kcheck-neon:
 # block of its own at exit: tests/lsan.supp silences exactly that library.
 asan:
 	@bash scripts/deps.sh test
-	@$(MAKE) --no-print-directory $(DEMO_MODEL) run
+	@$(MAKE) --no-print-directory $(MODELS) run
 	$(MAKE) BUILD=build-asan CUDA=0 OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	        build-asan/qlm-tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	QLM_MODEL=$(DEMO_MODEL) build-asan/qlm-tests --jobs 2
+	$(TEST_ENV) build-asan/qlm-tests --jobs 2
 
 # libFuzzer target for the GGUF reader (clang only; not part of make test).
 fuzz:
 	clang -std=c11 -g -O1 -DQLM_FUZZ -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined $(INCS) \
 	    tests/fuzz/fuzz_gguf.c engine/gguf.c engine/gguf_meta.c engine/errbuf.c engine/types.c \
-	    engine/quant_ref.c -lm -o $(BUILD)/fuzz_gguf
+	    $(wildcard engine/quant_ref*.c) -lm -o $(BUILD)/fuzz_gguf
 
 demo:
 	@bash scripts/deps.sh demo
@@ -178,11 +185,17 @@ demo:
 	./run -m $(DEMO_MODEL) --chat -p "What is the capital of France? Answer in one sentence." -n 64 --temp 0
 
 # Regenerates the committed oracle fixtures (needs gguf, sentencepiece and
-# llama-cpp-python from PyPI; not part of make test).
-fixtures: $(DEMO_MODEL)
+# llama-cpp-python from PyPI, whose libggml-base.so is the quantizer oracle;
+# not part of make test).
+fixtures: $(MODELS)
 	$(PYTHON) tests/gen/gen_quant_fixtures.py
+	$(PYTHON) tests/gen/gen_quant_fixtures_ggml.py
+	$(PYTHON) tests/gen/gen_kquant_fixtures.py
+	$(PYTHON) tests/gen/gen_kquant_low_fixtures.py
 	$(PYTHON) tests/gen/gen_tokenizer_fixtures.py
-	$(PYTHON) tests/gen/gen_llama_oracle.py $(DEMO_MODEL)
+	$(PYTHON) tests/gen/gen_model_vocab_fixtures.py gemma3 $(GEMMA3_MODEL)
+	$(PYTHON) tests/gen/gen_llama_oracle.py smollm2_q4_1 $(DEMO_MODEL)
+	$(PYTHON) tests/gen/gen_llama_oracle.py gemma3_270m_q4_k_m $(GEMMA3_MODEL)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \

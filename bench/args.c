@@ -19,7 +19,8 @@ void bench_usage(FILE *f) {
           "       bench --bandwidth [-t LIST] | --kernels [-t LIST]\n"
           "  -m, --model FILE      GGUF model to benchmark\n"
           "  --synthetic PRESET    random-weight model: llama-110m, llama-1.1b, llama-7b\n"
-          "  --type TYPE           weight type of the synthetic model: f32 f16 bf16 q8_0 q4_0 q4_1\n"
+          "  --type TYPE           weight type of the synthetic model: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1\n"
+          "                        q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs mxfp4 tq1_0 tq2_0 (every computable type)\n"
           "                        (default q4_0)\n"
           "  --write FILE          keep the synthetic model in FILE (default: a temporary file)\n"
           "  --seed N              seed of the synthetic weights (default 1234)\n"
@@ -108,7 +109,7 @@ int bench_parse_args(bench_opts *o, int argc, char **argv, char *err, size_t cap
         if (!ok && !strcmp(a, "--synthetic"))
             return snprintf(err, cap, "unknown preset '%s' (presets: %s)", v, synth_preset_names()), 1;
         if (!ok && !strcmp(a, "--type"))
-            return snprintf(err, cap, "type '%s' cannot be generated (f32 f16 bf16 q8_0 q4_0 q4_1)", v), 1;
+            return snprintf(err, cap, "type '%s' cannot be generated (see --help for the types)", v), 1;
         if (!ok) return snprintf(err, cap, "bad value '%s' for %s", v, a), 1;
         typed |= !strcmp(a, "--type");
         i++;

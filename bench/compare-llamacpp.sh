@@ -6,7 +6,8 @@
 # llama.cpp is built once from the llama-cpp-python source package (the
 # version our oracles come from) into a cache outside the repo.
 #
-# usage: bench/compare-llamacpp.sh [PRESET:TYPE ...]   (default llama-110m:q4_0)
+# usage: bench/compare-llamacpp.sh [PRESET:TYPE | FILE.gguf ...]   (default llama-110m:q4_0)
+#   a FILE.gguf argument (a real model) is run as it is
 #   env: THREADS (2), PP (512), TG (64), REPS (3), QLM_BENCH (bench/bench),
 #        LLAMA_CPP_PY_VERSION (0.3.36), QLM_CACHE (${XDG_CACHE_HOME:-$HOME/.cache}/qlm)
 set -euo pipefail
@@ -61,9 +62,14 @@ main() {
     printf '| model | threads | test | qlm t/s | qlm GB/s | qlm %% of bandwidth | llama.cpp t/s | qlm / llama.cpp |\n'
     printf '|---|---:|---|---:|---:|---:|---:|---:|\n'
     for spec in "${MODELS[@]}"; do
-        local preset=${spec%%:*} type=${spec#*:}
-        local f=$CACHE/models/synthetic-$preset-$type.gguf
-        [ -f "$f" ] || "$QLM_BENCH" --synthetic "$preset" --type "$type" --write "$f" -p 0 -n 0 >/dev/null
+        local f label
+        if [ -f "$spec" ]; then
+            f=$spec label=$(basename "$spec" .gguf)
+        else
+            local preset=${spec%%:*} type=${spec#*:}
+            f=$CACHE/models/synthetic-$preset-$type.gguf label="$preset $type"
+            [ -f "$f" ] || "$QLM_BENCH" --synthetic "$preset" --type "$type" --write "$f" -p 0 -n 0 >/dev/null
+        fi
         local q l
         q=$(qlm_results "$f")
         l=$(llama_results "$f")
@@ -76,7 +82,7 @@ r = "%.2f" % (float(q) / float(l)) if l else "n/a"
 pct = "%.0f%%" % float(p) if t.startswith("tg") else ""
 gbs = "%.2f" % float(g) if t.startswith("tg") else ""
 print("| %s | %s | %s | %.2f | %s | %s | %s | %s |" % (m, th, t, float(q), gbs, pct, "%.2f" % float(l) if l else "n/a", r))' \
-                "$preset $type" "$THREADS" "$test" "$qts" "$qgb" "$qpct" "${lts:-}"
+                "$label" "$THREADS" "$test" "$qts" "$qgb" "$qpct" "${lts:-}"
         done <<<"$q"
     done
 }

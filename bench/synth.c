@@ -111,7 +111,19 @@ static int file_type_of(qlm_type t) {
     case QLM_TYPE_Q4_0: return 2;
     case QLM_TYPE_Q4_1: return 3;
     case QLM_TYPE_Q8_0: return 7;
+    case QLM_TYPE_Q5_0: return 8;
+    case QLM_TYPE_Q5_1: return 9;
+    case QLM_TYPE_Q2_K: return 10;
+    case QLM_TYPE_Q3_K: return 12; /* "_M" variants: the closest single-type names */
+    case QLM_TYPE_Q4_K: return 15;
+    case QLM_TYPE_Q5_K: return 17;
+    case QLM_TYPE_Q6_K: return 18;
+    case QLM_TYPE_IQ4_NL: return 25;
+    case QLM_TYPE_IQ4_XS: return 30;
     case QLM_TYPE_BF16: return 32;
+    case QLM_TYPE_TQ1_0: return 36;
+    case QLM_TYPE_TQ2_0: return 37;
+    case QLM_TYPE_MXFP4: return 38;
     default: return -1;
     }
 }

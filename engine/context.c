@@ -38,14 +38,18 @@ static size_t max_scratch(const qlm_model *m, int64_t n_tok) {
 }
 
 /* RoPE angle per unit position for each rotated pair: base^(-2i/n_rot),
- * times the linear scaling factor, divided by per-dim factors if present. */
+ * times the linear scaling factor, divided by per-dim factors if present.
+ * Sliding-window layers use their own base and no scaling (llama.cpp's
+ * rope_freq_scale_train_swa is 1). */
 static void init_theta(qlm_context *ctx) {
     const qlm_model *m = ctx->model;
     const qlm_hparams *hp = &m->hp;
     for (int i = 0; i < hp->n_rot / 2; i++) {
-        float t = hp->rope_freq_scale * powf(hp->rope_freq_base, -2.0f * (float)i / (float)hp->n_rot);
+        const float ex = -2.0f * (float)i / (float)hp->n_rot;
+        float t = hp->rope_freq_scale * powf(hp->rope_freq_base, ex);
         if (m->rope_freqs.data) t /= ((const float *)m->rope_freqs.data)[i];
         ctx->theta[i] = t;
+        ctx->theta_swa[i] = hp->n_swa > 0 ? powf(hp->rope_freq_base_swa, ex) : t;
     }
 }
 
@@ -61,6 +65,7 @@ static qlm_status context_alloc(qlm_context *c) {
     c->k_cache = calloc(1, (size_t)kv_bytes);
     c->v_cache = calloc(1, (size_t)kv_bytes);
     c->theta = alloc_floats(hp->n_rot / 2);
+    c->theta_swa = alloc_floats(hp->n_rot / 2);
     c->x = alloc_floats(nb * hp->n_embd);
     c->xb = alloc_floats(nb * hp->n_embd);
     c->q = alloc_floats(nb * q_dim);
@@ -73,7 +78,7 @@ static qlm_status context_alloc(qlm_context *c) {
     c->act_scratch = malloc(max_scratch(c->model, nb) + 1);
     c->row_tmp = malloc(c->model->tok_embd.row_bytes + 1);
     c->logits = alloc_floats((c->logits_all ? nb : 1) * (int64_t)hp->n_vocab);
-    if (!c->k_cache || !c->v_cache || !c->theta || !c->x || !c->xb || !c->q || !c->att || !c->k ||
+    if (!c->k_cache || !c->v_cache || !c->theta || !c->theta_swa || !c->x || !c->xb || !c->q || !c->att || !c->k ||
         !c->v || !c->hb || !c->hb2 || !c->scores || !c->act_scratch || !c->row_tmp || !c->logits)
         return qlm_err(&c->err, QLM_ERR_NOMEM, "out of memory allocating a context of %d tokens "
                        "(KV cache %.1f MiB)", c->n_ctx, 2.0 * kv_bytes / 1048576.0);
@@ -122,7 +127,7 @@ qlm_status qlm_context_new(qlm_model *model, const qlm_context_params *params, q
 
 void qlm_context_free(qlm_context *c) {
     if (!c) return;
-    void *bufs[] = {c->k_cache, c->v_cache, c->theta, c->x, c->xb, c->q, c->att, c->k, c->v,
+    void *bufs[] = {c->k_cache, c->v_cache, c->theta, c->theta_swa, c->x, c->xb, c->q, c->att, c->k, c->v,
                     c->hb, c->hb2, c->scores, c->act_scratch, c->row_tmp, c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
@@ -185,7 +190,7 @@ static void shift_layer(qlm_context *c, int il, int32_t dst, int32_t src, int32_
         for (int64_t d = 0; d < kv_dim; d++)
             row[d] = c->kv_type == QLM_TYPE_F16 ? qlm_fp16_to_fp32(((uint16_t *)c->k_cache)[from + d])
                                                 : ((float *)c->k_cache)[from + d];
-        c->ops->rope(row, hp->n_head_kv, hp->head_dim, hp->n_rot, c->theta, -delta, hp->rope_style);
+        c->ops->rope(row, hp->n_head_kv, hp->head_dim, hp->n_rot, qlm_layer_theta(c, il), -delta, hp->rope_style);
         for (int64_t d = 0; d < kv_dim; d++) {
             if (c->kv_type == QLM_TYPE_F16)
                 ((uint16_t *)c->k_cache)[to + d] = qlm_fp32_to_fp16(row[d]);

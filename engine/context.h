@@ -16,6 +16,7 @@ struct qlm_context {
     void *k_cache;      /* (n_layer, n_ctx, n_head_kv * head_dim), post-RoPE keys */
     void *v_cache;      /* same layout */
     float *theta;       /* (n_rot / 2) RoPE angle per unit position */
+    float *theta_swa;   /* the same for sliding-window layers (their own base) */
     /* activations for up to n_batch tokens */
     float *x;           /* (n_batch, n_embd) residual stream */
     float *xb;          /* (n_batch, n_embd) normed input / branch output */
@@ -34,5 +35,10 @@ struct qlm_context {
  * their K/V to the cache and, if want_logits, logits of the last token (or all
  * with logits_all). Does not advance n_past. */
 void qlm_forward(qlm_context *ctx, const int32_t *tokens, int32_t n_tok, int want_logits);
+
+/* The RoPE angles layer il rotates by. */
+static inline const float *qlm_layer_theta(const qlm_context *ctx, int il) {
+    return ctx->model->layers[il].swa ? ctx->theta_swa : ctx->theta;
+}
 
 #endif

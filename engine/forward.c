@@ -11,7 +11,16 @@
 static void embed_tokens(qlm_context *ctx, const int32_t *tokens, int32_t n_tok) {
     const qlm_tensor *e = &ctx->model->tok_embd;
     const int64_t n_embd = ctx->model->hp.n_embd;
+    const float scale = ctx->model->hp.embd_scale;
     for (int32_t i = 0; i < n_tok; i++) qlm_tensor_row_to_float(e, tokens[i], ctx->x + i * n_embd, ctx->row_tmp);
+    if (scale != 1.0f)
+        for (int64_t j = 0; j < n_tok * n_embd; j++) ctx->x[j] *= scale;
+}
+
+/* x (n_rows vectors of n) normalized in place by RMSNorm with weight w:
+ * per-head Q/K norms and post-norms. */
+static void rmsnorm_rows(const qlm_ops *ops, float *x, const qlm_tensor *w, int64_t n_rows, int64_t n, float eps) {
+    for (int64_t r = 0; r < n_rows; r++) ops->rmsnorm(x + r * n, x + r * n, w->data, n, eps);
 }
 
 /* Stores the new K/V rows (n_tok, kv_dim) at positions n_past.. of layer il. */
@@ -36,7 +45,8 @@ static void attention(qlm_context *ctx, int il, int32_t n_tok) {
     const qlm_hparams *hp = &ctx->model->hp;
     const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim, q_dim = (int64_t)hp->n_head * hp->head_dim;
     const int group = hp->n_head / hp->n_head_kv; /* query heads per KV head */
-    const float scale = 1.0f / sqrtf((float)hp->head_dim);
+    const float scale = hp->attn_scale;
+    const int32_t window = ctx->model->layers[il].swa ? hp->n_swa : 0; /* 0: every earlier position */
     const char *kl = (const char *)ctx->k_cache + (size_t)il * ctx->n_ctx * kv_dim * ctx->kv_elem;
     const char *vl = (const char *)ctx->v_cache + (size_t)il * ctx->n_ctx * kv_dim * ctx->kv_elem;
     int parts = 1; /* pieces each group is split into */
@@ -49,11 +59,12 @@ static void attention(qlm_context *ctx, int il, int32_t n_tok) {
         const int h0 = (int)(kvh * group + (w % parts) * per);
         const int n = h0 + per <= (kvh + 1) * group ? per : (int)((kvh + 1) * group - h0);
         if (n <= 0) continue;
-        const size_t head_off = (size_t)kvh * hp->head_dim * ctx->kv_elem;
+        const int64_t n_kv = ctx->n_past + t + 1, first = window && n_kv > window ? n_kv - window : 0;
+        const size_t off = ((size_t)first * kv_dim + (size_t)kvh * hp->head_dim) * ctx->kv_elem;
         float *scores = ctx->scores + (size_t)omp_get_thread_num() * ctx->n_ctx * group;
         ctx->ops->attention_heads(ctx->att + t * q_dim + (int64_t)h0 * hp->head_dim,
-                                  ctx->q + t * q_dim + (int64_t)h0 * hp->head_dim, n, kl + head_off, vl + head_off,
-                                  ctx->kv_type, ctx->n_past + t + 1, kv_dim, hp->head_dim, scale, scores);
+                                  ctx->q + t * q_dim + (int64_t)h0 * hp->head_dim, n, kl + off, vl + off,
+                                  ctx->kv_type, n_kv - first, kv_dim, hp->head_dim, scale, scores);
     }
 }
 
@@ -70,49 +81,74 @@ static void output_logits(qlm_context *ctx, int32_t n_tok) {
         ctx->ops->rmsnorm(ctx->xb + (i - first) * n_embd, ctx->x + i * n_embd, m->output_norm.data, n_embd,
                           m->hp.rms_eps);
     ctx->ops->matmul(&m->output, ctx->xb, ctx->n_logits, ctx->logits, ctx->act_scratch, ctx->n_threads);
+    const float cap = m->hp.logit_softcap;
+    if (cap > 0.0f)
+        for (int64_t j = 0; j < (int64_t)ctx->n_logits * m->hp.n_vocab; j++)
+            ctx->logits[j] = cap * tanhf(ctx->logits[j] / cap);
+}
+
+/* x += Wo attention(...) for layer il over the normed input in xb. */
+static void attention_block(qlm_context *ctx, int il, int32_t n_tok) {
+    const qlm_hparams *hp = &ctx->model->hp;
+    const qlm_layer *l = &ctx->model->layers[il];
+    const qlm_ops *ops = ctx->ops;
+    const int64_t e = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim;
+    const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
+    /* q (n_tok, q_dim), k and v (n_tok, kv_dim): one pass over the threads */
+    const qlm_tensor *qkv[3] = {&l->wq, &l->wk, &l->wv};
+    float *const qkv_out[3] = {ctx->q, ctx->k, ctx->v};
+    ops->matmul_n(qkv, qkv_out, 3, ctx->xb, n_tok, ctx->act_scratch, ctx->n_threads);
+    if (l->attn_q_norm.data) rmsnorm_rows(ops, ctx->q, &l->attn_q_norm, n_tok * hp->n_head, hp->head_dim, hp->rms_eps);
+    if (l->attn_k_norm.data)
+        rmsnorm_rows(ops, ctx->k, &l->attn_k_norm, n_tok * hp->n_head_kv, hp->head_dim, hp->rms_eps);
+    const float *theta = qlm_layer_theta(ctx, il);
+    for (int32_t i = 0; i < n_tok; i++) {
+        const float pos = (float)(ctx->n_past + i);
+        ops->rope(ctx->q + i * q_dim, hp->n_head, hp->head_dim, hp->n_rot, theta, pos, hp->rope_style);
+        ops->rope(ctx->k + i * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, theta, pos, hp->rope_style);
+    }
+    /* llama.cpp's F16 KV path converts Q to F16 before the Q.K dot product;
+     * doing the same keeps our greedy tokens on the same side of near-ties */
+    if (ctx->kv_type == QLM_TYPE_F16) ops->round_f16(ctx->q, n_tok * q_dim);
+    kv_store(ctx, il, n_tok);
+    attention(ctx, il, n_tok);                                                   /* att (n_tok, q_dim) */
+    ops->matmul(&l->wo, ctx->att, n_tok, ctx->xb, ctx->act_scratch, ctx->n_threads); /* xb (n_tok, e) */
+    if (l->attn_post_norm.data) rmsnorm_rows(ops, ctx->xb, &l->attn_post_norm, n_tok, e, hp->rms_eps);
+    add_rows(ctx->x, ctx->xb, n_tok * e);
+}
+
+/* x += W_down (act(W_gate xn) * W_up xn) for layer il over the normed input in xb. */
+static void ffn_block(qlm_context *ctx, int il, int32_t n_tok) {
+    const qlm_hparams *hp = &ctx->model->hp;
+    const qlm_layer *l = &ctx->model->layers[il];
+    const qlm_ops *ops = ctx->ops;
+    const int64_t e = hp->n_embd, n = n_tok * (int64_t)hp->n_ff;
+    const qlm_tensor *gate_up[2] = {&l->ffn_gate, &l->ffn_up};
+    float *const gate_up_out[2] = {ctx->hb, ctx->hb2}; /* (n_tok, n_ff) each */
+    ops->matmul_n(gate_up, gate_up_out, 2, ctx->xb, n_tok, ctx->act_scratch, ctx->n_threads);
+    if (hp->ffn_act == QLM_FFN_GELU_TANH)
+        ops->geglu(ctx->hb, ctx->hb, ctx->hb2, n);
+    else
+        ops->swiglu(ctx->hb, ctx->hb, ctx->hb2, n);
+    ops->matmul(&l->ffn_down, ctx->hb, n_tok, ctx->xb, ctx->act_scratch, ctx->n_threads); /* xb (n_tok, e) */
+    if (l->ffn_post_norm.data) rmsnorm_rows(ops, ctx->xb, &l->ffn_post_norm, n_tok, e, hp->rms_eps);
+    add_rows(ctx->x, ctx->xb, n_tok * e);
 }
 
 void qlm_forward(qlm_context *ctx, const int32_t *tokens, int32_t n_tok, int want_logits) {
     const qlm_model *m = ctx->model;
     const qlm_hparams *hp = &m->hp;
-    const qlm_ops *ops = ctx->ops;
-    const int nt = ctx->n_threads;
-    const int64_t e = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim;
-    const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
-    void *scr = ctx->act_scratch;
+    const int64_t e = hp->n_embd;
 
     embed_tokens(ctx, tokens, n_tok); /* x (n_tok, e) */
     for (int il = 0; il < hp->n_layer; il++) {
         const qlm_layer *l = &m->layers[il];
-        /* attention block: x += Wo attn(rope(Wq xn), rope(Wk xn), Wv xn) */
         for (int32_t i = 0; i < n_tok; i++)
-            ops->rmsnorm(ctx->xb + i * e, ctx->x + i * e, l->attn_norm.data, e, hp->rms_eps);
-        /* q (n_tok, q_dim), k and v (n_tok, kv_dim): one pass over the threads */
-        const qlm_tensor *qkv[3] = {&l->wq, &l->wk, &l->wv};
-        float *const qkv_out[3] = {ctx->q, ctx->k, ctx->v};
-        ops->matmul_n(qkv, qkv_out, 3, ctx->xb, n_tok, scr, nt);
-        for (int32_t i = 0; i < n_tok; i++) {
-            const float pos = (float)(ctx->n_past + i);
-            ops->rope(ctx->q + i * q_dim, hp->n_head, hp->head_dim, hp->n_rot, ctx->theta, pos, hp->rope_style);
-            ops->rope(ctx->k + i * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, ctx->theta, pos, hp->rope_style);
-        }
-        /* llama.cpp's F16 KV path converts Q to F16 before the Q.K dot product;
-         * doing the same keeps our greedy tokens on the same side of near-ties */
-        if (ctx->kv_type == QLM_TYPE_F16) ops->round_f16(ctx->q, n_tok * q_dim);
-        kv_store(ctx, il, n_tok);
-        attention(ctx, il, n_tok);                            /* att (n_tok, q_dim) */
-        ops->matmul(&l->wo, ctx->att, n_tok, ctx->xb, scr, nt); /* xb (n_tok, e) */
-        add_rows(ctx->x, ctx->xb, n_tok * e);
-
-        /* FFN block: x += W_down (silu(W_gate xn) * W_up xn) */
+            ctx->ops->rmsnorm(ctx->xb + i * e, ctx->x + i * e, l->attn_norm.data, e, hp->rms_eps);
+        attention_block(ctx, il, n_tok);
         for (int32_t i = 0; i < n_tok; i++)
-            ops->rmsnorm(ctx->xb + i * e, ctx->x + i * e, l->ffn_norm.data, e, hp->rms_eps);
-        const qlm_tensor *gate_up[2] = {&l->ffn_gate, &l->ffn_up};
-        float *const gate_up_out[2] = {ctx->hb, ctx->hb2}; /* (n_tok, n_ff) each */
-        ops->matmul_n(gate_up, gate_up_out, 2, ctx->xb, n_tok, scr, nt);
-        ops->swiglu(ctx->hb, ctx->hb, ctx->hb2, n_tok * (int64_t)hp->n_ff);
-        ops->matmul(&l->ffn_down, ctx->hb, n_tok, ctx->xb, scr, nt); /* xb (n_tok, e) */
-        add_rows(ctx->x, ctx->xb, n_tok * e);
+            ctx->ops->rmsnorm(ctx->xb + i * e, ctx->x + i * e, l->ffn_norm.data, e, hp->rms_eps);
+        ffn_block(ctx, il, n_tok);
     }
     if (want_logits) output_logits(ctx, n_tok); /* logits (n_logits, n_vocab) */
 }

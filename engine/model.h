@@ -11,6 +11,10 @@
 
 typedef enum qlm_rope_scaling { QLM_ROPE_SCALING_NONE, QLM_ROPE_SCALING_LINEAR } qlm_rope_scaling;
 
+/* The FFN's gate activation: SiLU (llama, qwen, mistral) or GELU with the
+ * tanh approximation (gemma). */
+typedef enum qlm_ffn_act { QLM_FFN_SILU, QLM_FFN_GELU_TANH } qlm_ffn_act;
+
 typedef struct qlm_hparams {
     int32_t n_vocab;
     int32_t n_ctx_train;
@@ -26,6 +30,14 @@ typedef struct qlm_hparams {
     float rope_freq_scale; /* 1 / linear scaling factor */
     qlm_rope_scaling rope_scaling;
     qlm_rope_style rope_style;
+    float attn_scale;      /* multiplies q.k (usually 1 / sqrt(head_dim)) */
+    qlm_ffn_act ffn_act;
+    float embd_scale;      /* token embeddings are multiplied by it (gemma: sqrt(n_embd)); 1 = none */
+    float logit_softcap;   /* logits = c * tanh(logits / c); 0 = none */
+    /* Sliding-window layers (qlm_layer.swa) attend to the n_swa most recent
+     * positions (the query's own included) and rotate by their own RoPE base. */
+    int32_t n_swa;
+    float rope_freq_base_swa;
 } qlm_hparams;
 
 typedef struct qlm_layer {
@@ -35,6 +47,11 @@ typedef struct qlm_layer {
     qlm_tensor ffn_norm;               /* (n_embd) */
     qlm_tensor ffn_gate, ffn_up;       /* (n_embd) -> (n_ff) */
     qlm_tensor ffn_down;               /* (n_ff) -> (n_embd) */
+    /* optional, per architecture (data NULL when absent) */
+    qlm_tensor attn_q_norm, attn_k_norm; /* (head_dim): RMSNorm of each Q/K head before RoPE */
+    qlm_tensor attn_post_norm;         /* (n_embd): RMSNorm of the attention output */
+    qlm_tensor ffn_post_norm;          /* (n_embd): RMSNorm of the FFN output */
+    int swa;                           /* a sliding-window layer (hparams.n_swa) */
 } qlm_layer;
 
 struct qlm_model {

@@ -3,9 +3,9 @@
 
 #include "arch.h"
 
-extern const qlm_arch qlm_arch_llama;
+extern const qlm_arch qlm_arch_llama, qlm_arch_gemma3;
 
-static const qlm_arch *const archs[] = {&qlm_arch_llama};
+static const qlm_arch *const archs[] = {&qlm_arch_llama, &qlm_arch_gemma3};
 
 const qlm_arch *qlm_arch_find(const char *name) {
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
@@ -13,4 +13,4 @@ const qlm_arch *qlm_arch_find(const char *name) {
     return NULL;
 }
 
-const char *qlm_arch_list(void) { return "llama"; }
+const char *qlm_arch_list(void) { return "llama, gemma3"; }

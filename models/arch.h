@@ -28,4 +28,9 @@ qlm_status arch_get_f32(qlm_model *m, const char *suffix, int required, float de
 qlm_status arch_bind(qlm_model *m, qlm_tensor *t, const char *name, int64_t ne0, int64_t ne1,
                      int optional, qlm_errbuf *err);
 
+/* The llama family's hyperparameters and weights, the base other
+ * architectures extend (models/llama.c). */
+qlm_status arch_llama_hparams(qlm_model *m, qlm_errbuf *err);
+qlm_status arch_llama_bind(qlm_model *m, qlm_errbuf *err);
+
 #endif

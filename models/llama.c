@@ -1,7 +1,9 @@
 /* llama.c - the llama family (Llama 1/2/3, SmolLM, TinyLlama, ...):
  * RMSNorm, RoPE on Q/K (pairs interleaved: llama.cpp's converter permutes
  * Q/K rows so the GGUF layout is the "normal" one), grouped-query attention,
- * SwiGLU FFN, optional untied output head. */
+ * SwiGLU FFN, optional untied output head. Other families start from its
+ * hyperparameters and weights (arch_llama_hparams, arch_llama_bind) and add
+ * their own. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +36,7 @@ static qlm_status llama_rope_scaling(qlm_model *m, qlm_errbuf *err) {
     return QLM_OK;
 }
 
-static qlm_status llama_load_hparams(qlm_model *m, qlm_errbuf *err) {
+qlm_status arch_llama_hparams(qlm_model *m, qlm_errbuf *err) {
     qlm_hparams *hp = &m->hp;
     qlm_status st;
     int32_t key_len = 0, val_len = 0;
@@ -64,6 +66,9 @@ static qlm_status llama_load_hparams(qlm_model *m, qlm_errbuf *err) {
         return qlm_err(err, QLM_ERR_FORMAT, "%s: bad head/rope sizes (head_dim %d, n_rot %d, base %g)",
                        m->path, hp->head_dim, hp->n_rot, (double)hp->rope_freq_base);
     hp->rope_style = m->arch->rope_style;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    hp->ffn_act = QLM_FFN_SILU;
+    hp->embd_scale = 1.0f;
     return llama_rope_scaling(m, err);
 }
 
@@ -90,7 +95,7 @@ static qlm_status llama_bind_layer(qlm_model *m, int il, qlm_errbuf *err) {
     return QLM_OK;
 }
 
-static qlm_status llama_bind_weights(qlm_model *m, qlm_errbuf *err) {
+qlm_status arch_llama_bind(qlm_model *m, qlm_errbuf *err) {
     const qlm_hparams *hp = &m->hp;
     qlm_status st;
     if ((st = arch_bind(m, &m->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab, 0, err)) ||
@@ -107,6 +112,6 @@ static qlm_status llama_bind_weights(qlm_model *m, qlm_errbuf *err) {
 const qlm_arch qlm_arch_llama = {
     .name = "llama",
     .rope_style = QLM_ROPE_NORM,
-    .load_hparams = llama_load_hparams,
-    .bind_weights = llama_bind_weights,
+    .load_hparams = arch_llama_hparams,
+    .bind_weights = arch_llama_bind,
 };

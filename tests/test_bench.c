@@ -128,7 +128,8 @@ Test(bench, argument_errors_have_messages) {
     char err[256];
     PARSE_FAILS("unknown option", "--frobnicate", "1");
     PARSE_FAILS("unknown preset", "--synthetic", "llama-3t");
-    PARSE_FAILS("cannot be generated", "--synthetic", "llama-110m", "--type", "q6_k");
+    PARSE_FAILS("cannot be generated", "--synthetic", "llama-110m", "--type", "iq2_xxs");
+    PARSE_FAILS("cannot be generated", "--synthetic", "llama-110m", "--type", "q8_k"); /* activations only */
     PARSE_FAILS("needs a value", "-m");
     PARSE_FAILS("bad value", "-m", "x.gguf", "-p", "12,abc");
     PARSE_FAILS("bad value", "-m", "x.gguf", "-r", "0");

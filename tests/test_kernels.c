@@ -119,6 +119,27 @@ Test(kernels, swiglu_matches_double_and_extremes) {
     }
 }
 
+/* gelu_tanh(g) u = 0.5 g (1 + tanh(z/2)) u against double, computed as
+ * g / (1 + e^-z) u (the tanh form cancels for g << 0). Bound: the argument
+ * z = 2 sqrt(2/pi) g (1 + 0.044715 g^2) takes 4 roundings and 2 rounded
+ * constants, up to ~7 U |z| absolute, which exp turns relative; exp itself
+ * 2 ulp, then an add, a divide and a multiply: (8 + 8 |z|) U relative. */
+Test(kernels, geglu_matches_double_and_extremes) {
+    float g[10] = {0.0f, 1.0f, -1.0f, 3.0f, -3.0f, 20.0f, -20.0f, 1000.0f, -1000.0f, 1e-30f};
+    float u[10] = {1.0f, 2.0f, -3.0f, 0.5f, 0.5f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f}, h[10];
+    for (size_t t = 0; t < N_TABLES; t++) {
+        tables[t]->geglu(h, g, u, 10);
+        for (int i = 0; i < 10; i++) {
+            const double x = g[i], z = 1.5957691216057308 * x * (1.0 + 0.044715 * x * x);
+            const double want = x / (1.0 + exp(-z)) * u[i]; /* 0.5 x (1 + tanh(z / 2)) without cancellation */
+            const double tol = (8 + 8 * fmin(fabs(z), 100.0)) * 0x1p-24 * fabs(want) + 1e-38;
+            cr_expect(fabs(h[i] - want) <= tol, "%s geglu(%g) = %.9g, want %.9g", tables[t]->name, g[i], h[i], want);
+        }
+        cr_expect(h[8] == 0.0f, "gelu(-1000) is zero, not NaN");
+        cr_expect(h[7] == 1000.0f, "gelu(1000) is the input");
+    }
+}
+
 /* The engine's exp, which every table replays bit for bit: within 2 ulp of
  * exp over the whole range softmax and SiLU use (Cephes' polynomial is
  * ~1 ulp; the reduction adds at most one more rounding), and exactly 0, +Inf,
@@ -139,10 +160,10 @@ Test(kernels, expf_ref_within_2_ulp) {
     cr_expect_eq(qlm_expf_ref(-INFINITY), 0.0f);
 }
 
-/* SiLU and attention are reproduced bit for bit by every table (see the
+/* SiLU, GELU and attention are reproduced bit for bit by every table (see the
  * forward test every_kernel_table_matches_ref for why): lengths around the
  * vector widths, inputs across exp's range and its edges. */
-Test(kernels, swiglu_and_attention_bitwise_equal_ref) {
+Test(kernels, swiglu_geglu_and_attention_bitwise_equal_ref) {
     float g[203], u[203], h[203], hr[203];
     fill(g, 203, 30.0f), fill(u, 203, 2.0f);
     g[3] = NAN, g[10] = 1000.0f, g[11] = -1000.0f, g[12] = 88.5f, g[13] = -88.0f, g[14] = 0.0f;
@@ -151,6 +172,9 @@ Test(kernels, swiglu_and_attention_bitwise_equal_ref) {
             tables[t]->swiglu(h, g, u, n);
             qlm_ops_ref.swiglu(hr, g, u, n);
             cr_expect(memcmp(h, hr, n * sizeof(float)) == 0, "%s swiglu n %d", tables[t]->name, n);
+            tables[t]->geglu(h, g, u, n);
+            qlm_ops_ref.geglu(hr, g, u, n);
+            cr_expect(memcmp(h, hr, n * sizeof(float)) == 0, "%s geglu n %d", tables[t]->name, n);
         }
     const int hds[] = {64, 72, 80, 128};
     for (size_t t = 0; t < N_TABLES; t++)

@@ -103,6 +103,19 @@ Test(tokenizer, fixture_deepseek_llm) { check_vocab_fixture("deepseek-llm"); }
 Test(tokenizer, fixture_starcoder) { check_vocab_fixture("starcoder"); }
 Test(tokenizer, fixture_falcon) { check_vocab_fixture("falcon"); }
 
+/* Gemma 3's SentencePiece vocabulary (262144 pieces, no space prefix), as
+ * stored in the real model file, against llama.cpp's ids for the shared
+ * fixtures' strings (tests/gen/gen_model_vocab_fixtures.py). */
+Test(tokenizer, fixture_gemma3_model) {
+    const char *path = getenv("QLM_GEMMA3_MODEL");
+    if (!path || !*path) path = "cache/gemma-3-270m-q4_k_m.gguf";
+    qlm_tokenizer *t = NULL;
+    qlm_status st = qlm_tokenizer_load(path, &t);
+    cr_assert_eq(st, QLM_OK, "%s: %s (make test fetches it)", path, qlm_tokenizer_last_error(t));
+    cr_assert_gt(check_vectors(t, "tests/fixtures/tokenizer/gemma3.inp", true), 50);
+    qlm_tokenizer_free(t);
+}
+
 Test(tokenizer, sentencepiece_model) {
     qlm_tokenizer *t = NULL;
     qlm_status st = qlm_tokenizer_load("tests/fixtures/tokenizer/tiny.model", &t);

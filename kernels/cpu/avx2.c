@@ -418,6 +418,21 @@ void qlm_cpu_swiglu_avx2(float *h, const float *gate, const float *up, int64_t n
     qlm_cpu_swiglu_ref(h + i, gate + i, up + i, n - i);
 }
 
+/* h = gelu_tanh(gate) * up with the reference's operations in its order. */
+void qlm_cpu_geglu_avx2(float *h, const float *gate, const float *up, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), c3 = _mm256_set1_ps(QLM_GELU_C3), k2 = _mm256_set1_ps(QLM_GELU_2K);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(gate + i);
+        const __m256 c = _mm256_mul_ps(c3, _mm256_mul_ps(x, x));
+        const __m256 z = _mm256_mul_ps(_mm256_mul_ps(k2, x), _mm256_add_ps(one, c));
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), z));
+        const __m256 g = _mm256_div_ps(x, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(h + i, _mm256_mul_ps(g, _mm256_loadu_ps(up + i)));
+    }
+    qlm_cpu_geglu_ref(h + i, gate + i, up + i, n - i);
+}
+
 /* The reference's lane order (ref.c, dot16_kv): lanes 0-7 in a, 8-15 in b,
  * multiplies and adds separate, then the same pairwise fold. */
 static float dot_f16_row(const float *q, const uint16_t *k, int head_dim) {
@@ -484,13 +499,31 @@ void qlm_cpu_attention_heads_avx2(float *out, const float *q, int n_heads, const
 
 static const qlm_cpu_kernels kernels = {
     .dot = {[QLM_TYPE_F32] = dot_f32_f32_avx2,
+            [QLM_TYPE_Q2_K] = qlm_dot_q2_k_q8_k_avx2,
+            [QLM_TYPE_Q3_K] = qlm_dot_q3_k_q8_k_avx2,
+            [QLM_TYPE_IQ4_XS] = qlm_dot_iq4_xs_q8_k_avx2,
+            [QLM_TYPE_TQ1_0] = qlm_dot_tq1_0_q8_k_avx2,
+            [QLM_TYPE_TQ2_0] = qlm_dot_tq2_0_q8_k_avx2,
+            [QLM_TYPE_Q5_0] = qlm_dot_q5_0_q8_0_avx2,
+            [QLM_TYPE_Q5_1] = qlm_dot_q5_1_q8_1_avx2,
+            [QLM_TYPE_IQ4_NL] = qlm_dot_iq4_nl_q8_0_avx2,
+            [QLM_TYPE_MXFP4] = qlm_dot_mxfp4_q8_0_avx2,
             [QLM_TYPE_F16] = dot_f16_f32_avx2,
             [QLM_TYPE_BF16] = dot_bf16_bf16_avx2,
             [QLM_TYPE_Q4_0] = dot_q4_0_q8_0_avx2,
             [QLM_TYPE_Q4_1] = dot_q4_1_q8_1_avx2,
-            [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_avx2},
-    .dot4 = {[QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_avx2, [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_avx2},
+            [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_avx2,
+            [QLM_TYPE_Q4_K] = qlm_dot_q4_k_avx2,
+            [QLM_TYPE_Q5_K] = qlm_dot_q5_k_avx2,
+            [QLM_TYPE_Q6_K] = qlm_dot_q6_k_avx2},
+    .dot4 = {[QLM_TYPE_Q5_0] = qlm_dot4_q5_0_q8_0_avx2,
+             [QLM_TYPE_Q5_1] = qlm_dot4_q5_1_q8_1_avx2,
+             [QLM_TYPE_IQ4_NL] = qlm_dot4_iq4_nl_q8_0_avx2,
+             [QLM_TYPE_MXFP4] = qlm_dot4_mxfp4_q8_0_avx2,
+             [QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_avx2,
+             [QLM_TYPE_Q8_0] = dot4_q8_0_q8_0_avx2},
     .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_avx2, [QLM_TYPE_Q8_1] = quantize_q8_1_avx2,
+                 [QLM_TYPE_Q8_K] = qlm_quantize_q8_k_avx2,
                  [QLM_TYPE_BF16] = qlm_quantize_bf16_avx2},
     .gemm_r16 = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_avx2,
                  [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_avx2,
@@ -510,6 +543,7 @@ const qlm_ops qlm_ops_avx2 = {
     .attention_head = qlm_cpu_attention_head_avx2,
     .attention_heads = qlm_cpu_attention_heads_avx2,
     .swiglu = qlm_cpu_swiglu_avx2,
+    .geglu = qlm_cpu_geglu_avx2,
     .to_f16 = qlm_cpu_to_f16_avx2,
     .round_f16 = qlm_cpu_round_f16_avx2,
 };

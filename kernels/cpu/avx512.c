@@ -362,12 +362,28 @@ QLM_CPU_Q8_QUANTIZERS(avx512, q8_block)
 
 static const qlm_cpu_kernels kernels = {
     .dot = {[QLM_TYPE_F32] = dot_f32_avx512,
+            [QLM_TYPE_Q2_K] = qlm_dot_q2_k_q8_k_avx512,
+            [QLM_TYPE_Q3_K] = qlm_dot_q3_k_q8_k_avx512,
+            [QLM_TYPE_IQ4_XS] = qlm_dot_iq4_xs_q8_k_avx512,
+            [QLM_TYPE_TQ1_0] = qlm_dot_tq1_0_q8_k_avx512,
+            [QLM_TYPE_TQ2_0] = qlm_dot_tq2_0_q8_k_avx512,
+            [QLM_TYPE_Q5_0] = qlm_dot_q5_0_q8_0_avx512,
+            [QLM_TYPE_Q5_1] = qlm_dot_q5_1_q8_1_avx512,
+            [QLM_TYPE_IQ4_NL] = qlm_dot_iq4_nl_q8_0_avx512,
+            [QLM_TYPE_MXFP4] = qlm_dot_mxfp4_q8_0_avx512,
             [QLM_TYPE_F16] = dot_f16_avx512,
             [QLM_TYPE_BF16] = dot_bf16_bf16_avx512,
             [QLM_TYPE_Q4_0] = dot_q4_0_q8_0_avx512,
             [QLM_TYPE_Q4_1] = dot_q4_1_q8_1_avx512,
-            [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_avx512},
+            [QLM_TYPE_Q8_0] = dot_q8_0_q8_0_avx512,
+            [QLM_TYPE_Q4_K] = qlm_dot_q4_k_avx512,
+            [QLM_TYPE_Q5_K] = qlm_dot_q5_k_avx512,
+            [QLM_TYPE_Q6_K] = qlm_dot_q6_k_avx512},
     .dot4 = {[QLM_TYPE_F32] = dot4_f32_avx512,
+             [QLM_TYPE_Q5_0] = qlm_dot4_q5_0_q8_0_avx512,
+             [QLM_TYPE_Q5_1] = qlm_dot4_q5_1_q8_1_avx512,
+             [QLM_TYPE_IQ4_NL] = qlm_dot4_iq4_nl_q8_0_avx512,
+             [QLM_TYPE_MXFP4] = qlm_dot4_mxfp4_q8_0_avx512,
              [QLM_TYPE_F16] = dot4_f16_avx512,
              [QLM_TYPE_BF16] = dot4_bf16_avx512,
              [QLM_TYPE_Q4_1] = dot4_q4_1_q8_1_avx512,
@@ -381,8 +397,10 @@ static const qlm_cpu_kernels kernels = {
                 [QLM_TYPE_F16] = gemm4x2_f16_avx512,
                 [QLM_TYPE_BF16] = gemm4x2_bf16_avx512},
     .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_avx512, [QLM_TYPE_Q8_1] = quantize_q8_1_avx512,
+                 [QLM_TYPE_Q8_K] = qlm_quantize_q8_k_avx2,
                  [QLM_TYPE_BF16] = qlm_quantize_bf16_avx2},
     .gemm_r16 = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_avx512,
+                 [QLM_TYPE_Q5_0] = qlm_gemm_r16_q5_0_avx512,
                  [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_avx512,
                  [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_avx512},
     .quantize_act8 = quantize_act8_avx512,
@@ -392,7 +410,7 @@ QLM_CPU_MATMUL_ENTRY_POINTS(avx512, kernels)
 
 const qlm_ops qlm_ops_avx512 = {
     .name = "avx512",
-    .r16_types = QLM_R16_TYPES,
+    .r16_types = QLM_R16_TYPES | 1ull << QLM_TYPE_Q5_0, /* only this table has a Q5_0 R16 kernel */
     .matmul = matmul_avx512,
     .matmul_n = matmul_n_avx512,
     .rmsnorm = qlm_cpu_rmsnorm_ref,
@@ -400,6 +418,7 @@ const qlm_ops qlm_ops_avx512 = {
     .attention_head = qlm_cpu_attention_head_avx2, /* AVX2 code; AVX-512 CPUs run it */
     .attention_heads = qlm_cpu_attention_heads_avx512,
     .swiglu = qlm_cpu_swiglu_avx2, /* AVX2 code, as attention */
+    .geglu = qlm_cpu_geglu_avx2,
     .to_f16 = qlm_cpu_to_f16_avx2,
     .round_f16 = qlm_cpu_round_f16_avx2,
 };

@@ -9,7 +9,8 @@
  * repeated GEMVs.
  *
  * vpdpbusd multiplies unsigned by signed bytes: Q4 nibbles are unsigned as
- * stored; Q8_0 weights get +128 (xor 0x80). The offset is taken back exactly
+ * stored, and so are Q5_0's q = nibble | fifth bit << 4 (value q - 16); Q8_0
+ * weights get +128 (xor 0x80). The offset is taken back exactly
  * in integers: isum = dot(u, a) - offset * sum(a), sum(a) precomputed per
  * activation block. Then per block acc += (float)isum * (dw * da) (+ mw * s
  * for Q4_1), with separate multiplies and adds in the reference's order, so
@@ -19,7 +20,7 @@
 
 #include "kernels.h"
 
-enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0 };
+enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0, KIND_Q5_0 };
 #define TILE 8
 
 static inline __m512i bcast4(const int8_t *p) {
@@ -32,10 +33,32 @@ static inline __m512 load_f16x16(const uint8_t *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
+/* Q5_0's fifth bits of 4 consecutive values, one row per lane: the low 4
+ * bits n of each lane (qh shifted to the first of the values; vpermd reads
+ * only those 4 bits of its index) select the dword whose byte k is 0x10
+ * when bit k of n is set. */
+static inline __m512i q5_high4(__m512i qh_shifted) {
+    const __m512i spread = _mm512_setr_epi32(0x00000000, 0x00000010, 0x00001000, 0x00001010, 0x00100000,
+                                             0x00100010, 0x00101000, 0x00101010, 0x10000000, 0x10000010,
+                                             0x10001000, 0x10001010, 0x10100000, 0x10100010, 0x10101000, 0x10101010);
+    return _mm512_permutexvar_epi32(qh_shifted, spread);
+}
+
 /* Weights of one packed block as 8 vectors of unsigned bytes: u[c] pairs
  * with activation bytes 4c..4c+3 of the block (Q4: c < 4 low nibbles, c >= 4
- * high nibbles = values 16 + 4(c-4)..; Q8_0: chunk c). */
+ * high nibbles = values 16 + 4(c-4)..; Q5_0: the same after its qh chunk,
+ * with the fifth bits of those values OR-ed in; Q8_0: chunk c). */
 static inline void decode(int kind, const uint8_t *qs, __m512i u[8]) {
+    if (kind == KIND_Q5_0) {
+        const __m512i qh = _mm512_loadu_si512(qs), m4 = _mm512_set1_epi8(0x0f);
+        for (int c = 0; c < 4; c++) {
+            const __m512i v = _mm512_loadu_si512(qs + 64 * (c + 1));
+            u[c] = _mm512_or_si512(_mm512_and_si512(v, m4), q5_high4(_mm512_srli_epi32(qh, 4 * c)));
+            u[c + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
+                                       q5_high4(_mm512_srli_epi32(qh, 16 + 4 * c)));
+        }
+        return;
+    }
     if (kind == KIND_Q8_0) {
         const __m512i bias = _mm512_set1_epi8((char)0x80);
         for (int c = 0; c < 8; c++) u[c] = _mm512_xor_si512(_mm512_loadu_si512(qs + 64 * c), bias);
@@ -54,9 +77,9 @@ static inline int chunk_at(int kind, int c) { return kind == KIND_Q8_0 ? 4 * c :
 
 static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb, const char *act, size_t act_stride,
                         float *y, int64_t ldy) {
-    const size_t header = kind == KIND_Q4_1 ? 4 : 2, quants = kind == KIND_Q8_0 ? 32 : 16;
+    const size_t header = kind == KIND_Q4_1 ? 4 : 2, quants = kind == KIND_Q8_0 ? 32 : kind == KIND_Q5_0 ? 20 : 16;
     const size_t block = (header + quants) * QLM_PACK_ROWS;
-    const int offset = kind == KIND_Q4_0 ? 8 : kind == KIND_Q8_0 ? 128 : 0;
+    const int offset = kind == KIND_Q4_0 ? 8 : kind == KIND_Q8_0 ? 128 : kind == KIND_Q5_0 ? 16 : 0;
     const int64_t n_in = nb * 32;
     qlm_act8 a[TILE];
     __m512 acc[TILE];
@@ -110,4 +133,9 @@ void qlm_gemm_r16_q4_1_avx512(const void *w, int64_t nb, const void *act, size_t
 void qlm_gemm_r16_q8_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                               float *y, int64_t ldy) {
     gemm(KIND_Q8_0, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q5_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy) {
+    gemm(KIND_Q5_0, w, nb, act, act_stride, n_tok, y, ldy);
 }

@@ -16,4 +16,8 @@
 #define QLM_EXP_P4 1.6666665459e-1f
 #define QLM_EXP_P5 5.0000001201e-1f
 
+/* GELU-tanh (qlm_cpu_geglu_ref): 2 sqrt(2/pi) and the cubic coefficient. */
+#define QLM_GELU_2K 1.5957691216057308f
+#define QLM_GELU_C3 0.044715f
+
 #endif

@@ -181,5 +181,71 @@ void qlm_cpu_softmax_ref(float *scores, int64_t n, int round_f16);
  * replays the sequence lane-wise get the same bits. */
 float qlm_expf_ref(float x);
 void qlm_cpu_swiglu_ref(float *h, const float *gate, const float *up, int64_t n);
+/* GELU-tanh gating (ref.c) and its AVX2 replay (avx2.c); constants in exp.h. */
+void qlm_cpu_geglu_ref(float *h, const float *gate, const float *up, int64_t n);
+void qlm_cpu_geglu_avx2(float *h, const float *gate, const float *up, int64_t n);
+
+/* QLM_NEON_FN(f): the NEON kernel f of the build at hand. neon.c (the
+ * table) and each neon_<family>.c compile twice: baseline ARMv8.0 (f_neon)
+ * and again through neon_dotprod*.c with the dot product (f_neon_dot). */
+#ifdef __ARM_FEATURE_DOTPROD
+#define QLM_NEON_FN(f) f##_neon_dot
+#else
+#define QLM_NEON_FN(f) f##_neon
+#endif
+
+/* K-quant dots Q4_K, Q5_K, Q6_K . Q8_K and the Q8_K activation quantizer
+ * (avx2_kquants.c, avx512_kquants.c, neon_kquants.c and its +dotprod build
+ * neon_dotprod_kquants.c), bit-identical to engine/quant_ref_kquants.c.
+ * No dot4: four interleaved rows ran no faster from cache and 2-5x slower
+ * streaming from memory than four 1-row dots (rows of ~1 KB: four short
+ * streams defeat the prefetcher where one long one does not). */
+void qlm_dot_q4_k_avx2(int64_t n, float *s, const void *x, const void *y);
+void qlm_dot_q5_k_avx2(int64_t n, float *s, const void *x, const void *y);
+void qlm_dot_q6_k_avx2(int64_t n, float *s, const void *x, const void *y);
+void qlm_quantize_q8_k_avx2(const float *x, void *dst, int64_t n);
+void qlm_dot_q4_k_avx512(int64_t n, float *s, const void *x, const void *y);
+void qlm_dot_q5_k_avx512(int64_t n, float *s, const void *x, const void *y);
+void qlm_dot_q6_k_avx512(int64_t n, float *s, const void *x, const void *y);
+void QLM_NEON_FN(qlm_dot_q4_k)(int64_t n, float *s, const void *x, const void *y);
+void QLM_NEON_FN(qlm_dot_q5_k)(int64_t n, float *s, const void *x, const void *y);
+void QLM_NEON_FN(qlm_dot_q6_k)(int64_t n, float *s, const void *x, const void *y);
+void QLM_NEON_FN(qlm_quantize_q8_k)(const float *x, void *dst, int64_t n);
+
+/* Q5_0, Q5_1 (x Q8_0 / Q8_1), IQ4_NL, MXFP4 (x Q8_0) row kernels:
+ * avx2_q5.c, avx2_lut.c, avx512_q5.c, avx512_lut.c, neon_q5.c, neon_lut.c.
+ * The NEON files are built twice (neon_dotprod_q5.c, neon_dotprod_lut.c
+ * include them with SDOT). */
+#define QLM_Q5_KERNELS(SFX)                                                                                  \
+    void qlm_dot_q5_0_q8_0_##SFX(int64_t n, float *s, const void *x, const void *y);                        \
+    void qlm_dot4_q5_0_q8_0_##SFX(int64_t n, float *s, const void *x, size_t bx, const void *y);            \
+    void qlm_dot_q5_1_q8_1_##SFX(int64_t n, float *s, const void *x, const void *y);                        \
+    void qlm_dot4_q5_1_q8_1_##SFX(int64_t n, float *s, const void *x, size_t bx, const void *y);            \
+    void qlm_dot_iq4_nl_q8_0_##SFX(int64_t n, float *s, const void *x, const void *y);                      \
+    void qlm_dot4_iq4_nl_q8_0_##SFX(int64_t n, float *s, const void *x, size_t bx, const void *y);          \
+    void qlm_dot_mxfp4_q8_0_##SFX(int64_t n, float *s, const void *x, const void *y);                       \
+    void qlm_dot4_mxfp4_q8_0_##SFX(int64_t n, float *s, const void *x, size_t bx, const void *y);
+QLM_Q5_KERNELS(avx2)
+QLM_Q5_KERNELS(avx512)
+QLM_Q5_KERNELS(neon)
+QLM_Q5_KERNELS(neon_dot)
+/* Q5_0 in the R16 layout (avx512_r16.c; the AVX-512 table's r16_types). */
+void qlm_gemm_r16_q5_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
+
+/* Q2_K, Q3_K, IQ4_XS, TQ1_0, TQ2_0 x Q8_K row kernels, no dot4 (avx2_kquants_low.c,
+ * avx512_kquants_low.c, neon_kquants_low.c; neon_dotprod_kquants_low.c
+ * builds the NEON file again with SDOT), each bit-identical with the type
+ * table's reference. */
+#define QLM_KQ_LOW_KERNELS(SFX)                                                                              \
+    void qlm_dot_q2_k_q8_k_##SFX(int64_t n, float *s, const void *x, const void *y);                         \
+    void qlm_dot_q3_k_q8_k_##SFX(int64_t n, float *s, const void *x, const void *y);                         \
+    void qlm_dot_iq4_xs_q8_k_##SFX(int64_t n, float *s, const void *x, const void *y);                       \
+    void qlm_dot_tq1_0_q8_k_##SFX(int64_t n, float *s, const void *x, const void *y);                        \
+    void qlm_dot_tq2_0_q8_k_##SFX(int64_t n, float *s, const void *x, const void *y);
+QLM_KQ_LOW_KERNELS(avx2)
+QLM_KQ_LOW_KERNELS(avx512)
+QLM_KQ_LOW_KERNELS(neon)
+QLM_KQ_LOW_KERNELS(neon_dot)
 
 #endif

@@ -56,6 +56,8 @@ typedef struct qlm_ops {
 
     /* h (n) = silu(gate (n)) * up (n) */
     void (*swiglu)(float *h, const float *gate, const float *up, int64_t n);
+    /* h (n) = gelu_tanh(gate (n)) * up (n) */
+    void (*geglu)(float *h, const float *gate, const float *up, int64_t n);
 
     /* dst (n halves) = src rounded to F16 (nearest even), as qlm_fp32_to_fp16 */
     void (*to_f16)(uint16_t *dst, const float *src, int64_t n);

@@ -14,6 +14,8 @@ static int shape_of(qlm_type t, block_shape *s) {
     case QLM_TYPE_Q4_0: *s = (block_shape){2, QLM_QK4_0 / 2}; return 1;
     case QLM_TYPE_Q4_1: *s = (block_shape){4, QLM_QK4_1 / 2}; return 1;
     case QLM_TYPE_Q8_0: *s = (block_shape){2, QLM_QK8_0}; return 1;
+    /* Q5_0's qh (4 bytes) packs as its first quant chunk, qs as the next 4 */
+    case QLM_TYPE_Q5_0: *s = (block_shape){2, 4 + QLM_QK5_0 / 2}; return 1;
     default: return 0;
     }
 }
@@ -121,12 +123,19 @@ static float f16_at(const uint8_t *p, int i) {
     return qlm_fp16_to_fp32(h);
 }
 
-/* One generic loop: kind 0 = Q4_0, 1 = Q4_1, 2 = Q8_0. Each block's values
- * are decoded once for all tokens; y holds the running sums, so each output
- * is 0, then + block 0's term, + block 1's, ... */
+/* Q5_0 value j of row r: the Q4 nibble from the chunks after qh, its fifth
+ * bit from row r's qh (chunk 0, little-endian), minus 16. */
+static int q5_0_value(const uint8_t *qs, int r, int j) {
+    const uint8_t *qh = qs + r * 4;
+    return (q4_value(qs + 4 * QLM_PACK_ROWS, r, j) | ((qh[j / 8] >> (j % 8)) & 1) << 4) - 16;
+}
+
+/* One generic loop: kind 0 = Q4_0, 1 = Q4_1, 2 = Q8_0, 3 = Q5_0. Each
+ * block's values are decoded once for all tokens; y holds the running sums,
+ * so each output is 0, then + block 0's term, + block 1's, ... */
 static void gemm_r16_ref(int kind, const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                          float *y, int64_t ldy) {
-    const size_t header = kind == 1 ? 4 : 2, quants = kind == 2 ? 32 : 16;
+    const size_t header = kind == 1 ? 4 : 2, quants = kind == 2 ? 32 : kind == 3 ? 20 : 16;
     const size_t bb = (header + quants) * QLM_PACK_ROWS;
     const int64_t n_in = nb * 32;
     for (int64_t t = 0; t < n_tok; t++)
@@ -136,7 +145,9 @@ static void gemm_r16_ref(int kind, const void *w, int64_t nb, const void *act, s
         int vals[QLM_PACK_ROWS][32];
         for (int r = 0; r < QLM_PACK_ROWS; r++)
             for (int j = 0; j < 32; j++)
-                vals[r][j] = kind == 2 ? q8_value(qs, r, j) : q4_value(qs, r, j) - (kind == 0 ? 8 : 0);
+                vals[r][j] = kind == 2   ? q8_value(qs, r, j)
+                             : kind == 3 ? q5_0_value(qs, r, j)
+                                         : q4_value(qs, r, j) - (kind == 0 ? 8 : 0);
         for (int64_t t = 0; t < n_tok; t++) {
             const qlm_act8 a = qlm_act8_view((const char *)act + t * act_stride, n_in);
             const int8_t *aq = a.q + b * 32;
@@ -166,4 +177,9 @@ void qlm_gemm_r16_q4_1_ref(const void *w, int64_t nb, const void *act, size_t ac
 void qlm_gemm_r16_q8_0_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
                            int64_t ldy) {
     gemm_r16_ref(2, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q5_0_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy) {
+    gemm_r16_ref(3, w, nb, act, act_stride, n_tok, y, ldy);
 }

@@ -96,5 +96,9 @@ void qlm_gemm_r16_q4_1_ref(const void *w, int64_t n_blocks, const void *act, siz
                            float *y, int64_t ldy);
 void qlm_gemm_r16_q8_0_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
                            float *y, int64_t ldy);
+/* Q5_0: 2-byte header d, then qh as quant chunk 0 (16 x 4 bytes, each row's
+ * 32 fifth bits), then qs as chunks 1-4 (Q4's nibble order); weights q - 16. */
+void qlm_gemm_r16_q5_0_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
 
 #endif

@@ -146,6 +146,23 @@ void qlm_cpu_swiglu_ref(float *h, const float *gate, const float *up, int64_t n)
     }
 }
 
+/* GELU with the tanh approximation, 0.5 x (1 + tanh(u)) with
+ * u = sqrt(2/pi) (x + 0.044715 x^3), written as x / (1 + exp(-2u)) (the same
+ * function: 0.5 (1 + tanh(u)) is the logistic function of 2u) so that it
+ * reuses qlm_expf_ref and SIMD tables replay it exactly. For x far below 0,
+ * exp overflows to Inf and the result is -0; far above, exp(-2u) is 0 and
+ * the result is x. */
+void qlm_cpu_geglu_ref(float *h, const float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float x = gate[i];
+        const float x2 = x * x;
+        const float c = QLM_GELU_C3 * x2;
+        const float z = QLM_GELU_2K * x * (1.0f + c);
+        const float e = qlm_expf_ref(-z);
+        h[i] = x / (1.0f + e) * up[i];
+    }
+}
+
 void qlm_cpu_to_f16_ref(uint16_t *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = qlm_fp32_to_fp16(src[i]);
 }
@@ -164,6 +181,7 @@ const qlm_ops qlm_ops_ref = {
     .attention_head = qlm_cpu_attention_head_ref,
     .attention_heads = qlm_cpu_attention_heads_ref,
     .swiglu = qlm_cpu_swiglu_ref,
+    .geglu = qlm_cpu_geglu_ref,
     .to_f16 = qlm_cpu_to_f16_ref,
     .round_f16 = qlm_cpu_round_f16_ref,
 };

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Outside-oracle fixtures: tokens and greedy decodes from llama.cpp itself.
 
-Runs llama.cpp (through llama-cpp-python) on the default model and writes,
-for each prompt i, into tests/fixtures/oracle/:
+Runs llama.cpp (through llama-cpp-python) on a real model and writes, for
+each prompt i of that model, into tests/fixtures/oracle/:
 
-  smollm2_q4_1.<i>.prompt         the raw prompt bytes
-  smollm2_q4_1.<i>.prompt_tokens  llama.cpp's token ids, space separated, one line
-  smollm2_q4_1.<i>.greedy         64 lines "id margin": greedy decode after the
-                                  prompt, margin = logit[top1] - logit[top2]
-  smollm2_q4_1.<i>.top10          10 lines "id logit" (%.6f): the logits right
-                                  after the prompt, best first
+  STEM.<i>.prompt         the raw prompt bytes
+  STEM.<i>.prompt_tokens  llama.cpp's token ids, space separated, one line
+  STEM.<i>.greedy         64 lines "id margin": greedy decode after the
+                          prompt, margin = logit[top1] - logit[top2]
+  STEM.<i>.top10          10 lines "id logit" (%.6f): the logits right
+                          after the prompt, best first
+
+STEM is smollm2_q4_1 (the default model) or gemma3_270m_q4_k_m (Gemma 3
+270M Q4_K_M, scripts/fetch-gemma3.sh).
 
 Greedy is arg max over the last logits with ties to the lowest id, one token
 per decode call; the prompt is evaluated in one batch. Small margins mark the
@@ -17,7 +20,7 @@ steps where a correct engine may legitimately pick differently (quantization
 and summation order), so consumers should compare only up to the first step
 whose margin is below their tolerance.
 
-Usage: python3 tests/gen/gen_llama_oracle.py [model.gguf] [out_dir]
+Usage: python3 tests/gen/gen_llama_oracle.py [STEM [model.gguf [out_dir]]]
 Needs: pip install llama-cpp-python==0.3.36 numpy
 """
 import os
@@ -26,14 +29,12 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODEL = os.path.join(ROOT, "cache", "SmolLM2-135M-Instruct.Q4_1.gguf")
 OUT = os.path.join(ROOT, "tests", "fixtures", "oracle")
-STEM = "smollm2_q4_1"
 N_GREEDY = 64
 N_TOP = 10
 
 # (prompt bytes, parse special tokens)
-PROMPTS = [
+SMOLLM2_PROMPTS = [
     (b"The quick brown fox jumps over the lazy dog. Once upon a time, in a small village,", False),
     (b"def add(a, b):\n    return a + b  # 3.14, x[0] != y; {'k': 42}\n\nprint(add(2, 40))",
      False),
@@ -41,6 +42,27 @@ PROMPTS = [
      b"<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
      b"<|im_start|>assistant\n", True),
 ]
+
+GEMMA3_PROMPTS = [
+    (b"The quick brown fox jumps over the lazy dog. Once upon a time, in a small village,", False),
+    (b"def add(a, b):\n    return a + b  # 3.14, x[0] != y; {'k': 42}\n\nprint(add(2, 40))",
+     False),
+    (b"<start_of_turn>user\nWhat is the capital of France?<end_of_turn>\n<start_of_turn>model\n", True),
+    # longer than Gemma 3's 512-token sliding window: its local layers must
+    # stop seeing the start (the opening facts are only reachable through the
+    # global layers)
+    (b"Alice owns a red bicycle and Bob owns a green kite. " + b" ".join(
+        b"Day %d: the weather was %s and the market sold %d %s." % (
+            d, [b"sunny", b"rainy", b"windy", b"cold"][d % 4], 3 + 7 * d % 11,
+            [b"apples", b"pears", b"plums", b"figs", b"nuts"][d % 5]) for d in range(1, 48)) +
+     b" Question: what colour is Alice's bicycle? Answer:", False),
+]
+
+# stem: (model file under cache/, prompts)
+MODELS = {
+    "smollm2_q4_1": ("SmolLM2-135M-Instruct.Q4_1.gguf", SMOLLM2_PROMPTS),
+    "gemma3_270m_q4_k_m": ("gemma-3-270m-q4_k_m.gguf", GEMMA3_PROMPTS),
+}
 
 
 def top2_margin(row):
@@ -73,8 +95,8 @@ def run_prompt(llm, text, special):
     return toks, greedy, top10
 
 
-def write_fixtures(out, i, text, toks, greedy, top10):
-    base = os.path.join(out, f"{STEM}.{i}")
+def write_fixtures(out, stem, i, text, toks, greedy, top10):
+    base = os.path.join(out, f"{stem}.{i}")
     with open(base + ".prompt", "wb") as f:
         f.write(text)
     with open(base + ".prompt_tokens", "w") as f:
@@ -88,14 +110,16 @@ def write_fixtures(out, i, text, toks, greedy, top10):
 def main():
     import llama_cpp
 
-    model = sys.argv[1] if len(sys.argv) > 1 else MODEL
-    out = sys.argv[2] if len(sys.argv) > 2 else OUT
+    stem = sys.argv[1] if len(sys.argv) > 1 else "smollm2_q4_1"
+    file, prompts = MODELS[stem]
+    model = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "cache", file)
+    out = sys.argv[3] if len(sys.argv) > 3 else OUT
     os.makedirs(out, exist_ok=True)
-    llm = llama_cpp.Llama(model_path=model, n_ctx=512, n_batch=512, n_threads=2,
+    llm = llama_cpp.Llama(model_path=model, n_ctx=1024, n_batch=512, n_threads=2,
                           logits_all=True, seed=0, verbose=False)
-    for i, (text, special) in enumerate(PROMPTS):
+    for i, (text, special) in enumerate(prompts):
         toks, greedy, top10 = run_prompt(llm, text, special)
-        write_fixtures(out, i, text, toks, greedy, top10)
+        write_fixtures(out, stem, i, text, toks, greedy, top10)
         min_margin = min(m for _, m in greedy)
         print(f"prompt {i}: {len(toks)} tokens, first {toks[:8]}, greedy {[t for t, _ in greedy[:8]]}"
               f" ..., min margin {min_margin:.4f}")

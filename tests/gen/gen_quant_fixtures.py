@@ -8,7 +8,8 @@ TYPES one file tests/fixtures/quant/<name>.bin is written, all little-endian:
     offset  size              field
     0       4                 magic b"QLMQ"
     4       4   u32           version (1)
-    8       4   u32           ggml type id (F16 = 1, Q4_0 = 2, Q4_1 = 3, Q8_0 = 8, BF16 = 30)
+    8       4   u32           ggml type id (F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7,
+                              Q8_0 = 8, BF16 = 30, MXFP4 = 39)
     12      4   u32           n_rows
     16      4   u32           n_cols (values per row, a multiple of the block size)
     20      4   u32           row_bytes (bytes of one quantized row)
@@ -21,7 +22,11 @@ Rows (see make_rows): 0 random normal, 1 all zeros, 2 tiny (~1e-30), 3 huge
 get Inf and quiet NaNs), 4 mixed signs over a wide range of magnitudes, 5 one
 outlier per block, 6 a constant row, 7 per-block ties of largest magnitude
 between +a and -a (and equal max/min spacing for Q4_1), 8 values exactly on
-rounding ties (see halves_row).
+rounding ties (see halves_row; for MXFP4 also block maxima one ulp below a
+power of two, where floor(log2f(amax)) depends on log2f's rounding).
+
+IQ4_NL, whose quantizer gguf-py lacks, is written by gen_quant_fixtures_ggml.py
+from llama.cpp's own library, over the same rows.
 
 Usage: python3 tests/gen/gen_quant_fixtures.py [out_dir]   (run from repo root)
 Deterministic: a fixed seed, so re-running gives identical files.
@@ -37,7 +42,10 @@ from gguf import quants
 SEED = 20240611
 N_COLS = 256
 VERSION = 1
-TYPES = [("f16", T.F16), ("bf16", T.BF16), ("q4_0", T.Q4_0), ("q4_1", T.Q4_1), ("q8_0", T.Q8_0)]
+# New types go at the end: the rows come from one random stream, so the
+# earlier files stay byte for byte the same.
+TYPES = [("f16", T.F16), ("bf16", T.BF16), ("q4_0", T.Q4_0), ("q4_1", T.Q4_1), ("q8_0", T.Q8_0),
+         ("q5_0", T.Q5_0), ("q5_1", T.Q5_1), ("mxfp4", T.MXFP4)]
 
 
 def f32_from_bits(bits):
@@ -93,6 +101,15 @@ def halves_row(rng, qtype):
             blk = np.concatenate([[-8.0], (k[:31] % 15) - 7.5])
         elif qtype == T.Q4_1:  # min 0, max 15: d = s exactly
             blk = np.concatenate([[0.0, 15.0], (k[:30] % 15) + 0.5])
+        elif qtype == T.Q5_0:  # max is -16s, so d = s exactly
+            blk = np.concatenate([[-16.0], (k[:31] % 31) - 15.5])
+        elif qtype == T.Q5_1:  # min 0, max 31: d = s exactly
+            blk = np.concatenate([[0.0, 31.0], (k[:30] % 31) + 0.5])
+        elif qtype == T.MXFP4:
+            blk = mxfp4_ties(b, k)
+        elif qtype == T.IQ4_NL:  # midpoints of the table: ties once the scale is 1
+            kv = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.float64)
+            blk = np.concatenate([[-127.0], ((kv[:-1] + kv[1:]) / 2)[k[:31].astype(int) % 15]])
         elif qtype == T.F16:  # 11-bit significand: odd multiples of 2^-11 tie
             blk = 1.0 + (2 * k + 1) * 2.0**-11
         else:  # BF16, 8-bit significand
@@ -100,6 +117,22 @@ def halves_row(rng, qtype):
         sign = -1.0 if b % 2 else 1.0
         blocks.append(sign * s * blk)
     return np.concatenate(blocks).astype(np.float32)
+
+
+def mxfp4_ties(b, k):
+    """Midpoints between adjacent E2M1 values (kvalues 0 1 2 3 4 6 8 12, in
+    units of d), both signs; the block max 10 puts amax in [8, 16) so that
+    d = 2^(e - 128) is exactly the block's power-of-two factor. Odd blocks
+    instead end with the float just below 16 (b % 4 == 1) or just below 8
+    (b % 4 == 3, the rest clipped under it), their amax: floor(log2f(amax))
+    is then 3 or 2 (resp. 2 or 1) depending on how log2f rounds."""
+    mids = np.array([0.5, 1.5, 2.5, 3.5, 5.0, 7.0, 10.0])
+    blk = np.concatenate([[10.0, -10.0], mids[k[:30].astype(int) % 7] * np.where(k[:30] % 2 == 0, 1.0, -1.0)])
+    if b % 2 == 1:
+        edge = 16.0 if b % 4 == 1 else 8.0
+        blk = np.clip(blk, -7.0, 7.0) if edge == 8.0 else blk  # keep the edge value the max
+        blk[31] = np.nextafter(np.float32(edge), np.float32(0))
+    return blk
 
 
 def make_rows(rng, qtype):

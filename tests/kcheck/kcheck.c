@@ -14,6 +14,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,27 @@ typedef struct mm_data {
     size_t scratch; /* bytes */
 } mm_data;
 
+/* MXFP4's scale is an E8M0 exponent byte, 2^(e - 128) per kvalue unit: a
+ * large one (2^96: with |kvalue| <= 12, ordinary activations and 32-value
+ * blocks, far from float overflow in any summation order, which e = 255's
+ * 2^127 would not be), the two whose scales are float subnormals (2^-128,
+ * 2^-127: the product with d_y may round), a zero block, an untouched one. */
+static void mxfp4_edge(uint8_t *blk, int64_t b) {
+    static const uint8_t e_edge[4] = {224, 0, 1, 0};
+    if (b % 5 == 4) return;
+    blk[0] = e_edge[b % 5];
+    if (b % 5 == 3) memset(blk + 1, 0, sizeof(qlm_block_mxfp4) - 1);
+}
+
+/* Q6_K keeps its F16 scale d last: the same edges as below, written there
+ * (a zero block is all zero). */
+static void q6_k_edge(uint8_t *blk, int64_t b) {
+    static const uint16_t d_edge[4] = {0x7bff, 0x0400, 0x0001, 0x0000};
+    if (b % 5 == 4) return;
+    if (b % 5 == 3) memset(blk, 0, sizeof(qlm_block_q6_k));
+    memcpy(blk + offsetof(qlm_block_q6_k, d), &d_edge[b % 5], 2);
+}
+
 /* Block scales at the edges of F16 cycling over blocks: the largest normal
  * (65504), the smallest normal (2^-14), the smallest subnormal (2^-24), a
  * zero block, an untouched one. Float types get elements at their edges. */
@@ -129,7 +151,11 @@ static void make_edges(qlm_type type, void *row, int64_t n_in) {
     for (int64_t b = 0; b < n_in / tt->block_size; b++) {
         uint8_t *blk = (uint8_t *)row + b * tt->type_size;
         static const uint16_t edge[5] = {0x7bff, 0x0400, 0x0001, 0x0000, 0};
-        if (tt->is_quantized) {
+        if (type == QLM_TYPE_MXFP4) {
+            mxfp4_edge(blk, b);
+        } else if (type == QLM_TYPE_Q6_K) {
+            q6_k_edge(blk, b);
+        } else if (tt->is_quantized) {
             if (b % 5 == 4) continue;
             memcpy(blk, &edge[b % 5], 2);                          /* d is the first field of every block */
             if (b % 5 == 3) memset(blk + 2, 0, tt->type_size - 2); /* Q4_1: m = 0 too */
@@ -253,6 +279,19 @@ static double matmul_bound(int64_t n_blocks, double mag) {
     return 1.01 * (double)(n_blocks + 20) * U * mag + (double)(n_blocks + 20) * TINY;
 }
 
+/* Q4_K / Q5_K (engine/quant_ref_kquants.c) add two float terms per block
+ * to the running sum (+ d_x d_y isum, - dmin_x d_y msum), so a term goes
+ * through up to 2 n_blocks additions: the bound above with 2 n_blocks.
+ * Their (float)isum (and Q6_K's) rounds, |isum| reaching 2^27: that is the
+ * third of a term's 3 roundings (d_x d_y, (float)isum, their product), and
+ * exact_kquants.c's mag sums |t0| and |t1| separately, which those
+ * roundings are relative to. A subnormal d_x d_y is off by up to TINY / 2,
+ * which isum then scales: n_blocks 2^27 TINY more. */
+static double kquant_bound(qlm_type type, int64_t n_blocks, double mag) {
+    const int two_terms = type == QLM_TYPE_Q4_K || type == QLM_TYPE_Q5_K;
+    return matmul_bound(two_terms ? 2 * n_blocks : n_blocks, mag) + (double)n_blocks * 0x1p27 * TINY;
+}
+
 /* BF16 x BF16 on AVX512_BF16 (vdpbf16ps) treats denormal inputs and
  * results as zero, as llama.cpp's BF16 path does: each of the n products
  * and partial sums can move by less than FLT_MIN. */
@@ -281,8 +320,10 @@ static void prepare(const mm_case *c, mm_data *d) {
             double mag;
             exact_dot(d, (char *)d->wq + r * d->row, (char *)d->xq + t * d->arow, c->n_in, wtmp, atmp,
                       &d->want[t * c->rows + r], &mag);
-            d->tol[t * c->rows + r] =
-                matmul_bound(c->n_in / d->tt->block_size, mag) + bf16_flush_bound(c->type, c->n_in);
+            const int kq = c->type == QLM_TYPE_Q4_K || c->type == QLM_TYPE_Q5_K || c->type == QLM_TYPE_Q6_K;
+            d->tol[t * c->rows + r] = (kq ? kquant_bound(c->type, c->n_in / d->tt->block_size, mag)
+                                          : matmul_bound(c->n_in / d->tt->block_size, mag)) +
+                                      bf16_flush_bound(c->type, c->n_in);
         }
     free(wtmp), free(atmp);
     d->scratch = qlm_matmul_scratch_size(c->type, c->n_in, c->n_tok) + 64;
@@ -329,14 +370,26 @@ static void check_converted(const char *what, const mm_case *c, const mm_data *d
  * where the reference table's is; against the reference table itself, the
  * two bounds add up. Packed kernels must reproduce the packed reference bit
  * for bit (pack.h). */
+/* Formats whose kernels are defined per 256-value block (an exact integer
+ * sum, then fixed float steps, accumulated in block order), so every table
+ * must give the reference's bits, packed or not. */
+static int bit_exact_type(qlm_type t) {
+    switch (t) {
+    case QLM_TYPE_Q2_K: case QLM_TYPE_Q3_K: case QLM_TYPE_Q4_K: case QLM_TYPE_Q5_K: case QLM_TYPE_Q6_K:
+    case QLM_TYPE_IQ4_XS: case QLM_TYPE_TQ1_0: case QLM_TYPE_TQ2_0: return 1;
+    default: return 0;
+    }
+}
+
 static void check_values(const char *what, const mm_case *c, const mm_data *d, const float *y) {
     int64_t bad_oracle = -1, bad_ref = -1;
+    const int exact = c->packed || bit_exact_type(c->type);
     for (int64_t i = 0; i < c->rows * c->n_tok; i++) {
         const float got = y[i], ref = d->y_ref[i];
         const int finite_ok = same_nonfinite(got, ref);
         const int near_want = !isfinite(ref) || fabs(got - d->want[i]) <= d->tol[i];
-        const int near_ref = c->packed ? memcmp(&got, &ref, sizeof got) == 0 || (isnan(got) && isnan(ref))
-                                       : !isfinite(ref) || fabs((double)got - ref) <= 2 * d->tol[i];
+        const int near_ref = exact ? memcmp(&got, &ref, sizeof got) == 0 || (isnan(got) && isnan(ref))
+                                   : !isfinite(ref) || fabs((double)got - ref) <= 2 * d->tol[i];
         if ((!finite_ok || !near_want) && bad_oracle < 0) bad_oracle = i;
         if ((!finite_ok || !near_ref) && bad_ref < 0) bad_ref = i;
     }
@@ -345,7 +398,7 @@ static void check_values(const char *what, const mm_case *c, const mm_data *d, c
           (long long)(o / c->rows), (long long)(o % c->rows), y[o], d->want[o], d->tol[o], d->y_ref[o]);
     check(bad_ref < 0, "%s: tok %lld row %lld: got %.9g, reference table %.9g%s", what,
           (long long)(r / c->rows), (long long)(r % c->rows), y[r], d->y_ref[r],
-          c->packed ? " (must be identical)" : "");
+          exact ? " (must be identical)" : "");
 }
 
 /* A row's result depends neither on the row blocking (dot4 vs dot: which
@@ -587,6 +640,42 @@ static void check_swiglu(const qlm_ops *ops) {
     }
 }
 
+/* h = gelu_tanh(g) u, bit for bit the reference's (every table replays its
+ * operations) and within (8 + 8 |z|) U of the double value, z the logistic
+ * argument 2 sqrt(2/pi) g (1 + 0.044715 g^2): its 4 roundings and 2 rounded
+ * constants are an error of up to ~7 U |z| in z, which exp turns into a
+ * relative error; then exp's 2 ulp and three more roundings. The double
+ * value is x / (1 + e^-z), not 0.5 x (1 + tanh(z/2)), which cancels
+ * catastrophically for x << 0. */
+static void check_geglu(const qlm_ops *ops) {
+    static const int64_t sizes[] = {10, 1, 7, 33, 4097};
+    for (size_t s = 0; s < 5; s++) {
+        const int64_t n = sizes[s];
+        float *g = xmalloc((size_t)n * 4), *u = xmalloc((size_t)n * 4), *h = xmalloc((size_t)n * 4),
+              *ref = xmalloc((size_t)n * 4);
+        fill(g, n, 8.0f);
+        fill(u, n, 2.0f);
+        if (s == 0) {
+            const float sg[10] = {0.0f, 1.0f, -1.0f, 3.0f, -3.0f, 20.0f, -20.0f, 1000.0f, -1000.0f, NAN};
+            memcpy(g, sg, sizeof sg);
+        }
+        ops->geglu(h, g, u, n);
+        qlm_ops_ref.geglu(ref, g, u, n);
+        int64_t bad = -1;
+        for (int64_t i = 0; i < n && bad < 0; i++) {
+            const double x = g[i], z = 1.5957691216057308 * x * (1.0 + 0.044715 * x * x);
+            const double want = x / (1.0 + exp(-z)) * u[i]; /* 0.5 x (1 + tanh(z / 2)) without cancellation */
+            if (memcmp(&h[i], &ref[i], 4) != 0 && !(isnan(h[i]) && isnan(ref[i])))
+                bad = i;
+            else if (isfinite(ref[i]) && fabs(h[i] - want) > (8 + 8 * fmin(fabs(z), 100.0)) * U * fabs(want) + 1e-38)
+                bad = i;
+        }
+        check(bad < 0, "%s geglu n %lld: element %lld: got %.9g ref %.9g", ops->name, (long long)n, (long long)bad,
+              bad < 0 ? 0 : h[bad], bad < 0 ? 0 : ref[bad]);
+        free(g), free(u), free(h), free(ref);
+    }
+}
+
 /* softmax(scale q.K) V in double over the values the kernel sees (an F16
  * cache holds rounded K, V; Q arrives rounded as the forward pass does). */
 static void attention_double(double *out, const float *q, const float *k, const float *v, int64_t n_kv,
@@ -763,6 +852,7 @@ int main(void) {
         check_rmsnorm(tables[t]);
         check_rope(tables[t]);
         check_swiglu(tables[t]);
+        check_geglu(tables[t]);
         check_attention(tables[t]);
     }
     printf("kcheck: %d passed, %d failed (tables: %s)\n", n_passed, n_failed, names);

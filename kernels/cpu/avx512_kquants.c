@@ -1,0 +1,163 @@
+/* avx512_kquants.c - AVX-512 VNNI dot products of the K-quants Q4_K, Q5_K
+ * and Q6_K with Q8_K activations (the activation quantizer is the AVX2
+ * one). Bit-identical to engine/quant_ref_kquants.c: exact per-block
+ * integer sums, then the reference's float operations per block, in order.
+ *
+ * Integer sums, 64 values per step: the quants of two (Q6_K: four)
+ * sub-blocks in one 512-bit register against the 64 activations they
+ * multiply, which Q8_K stores contiguously. VPDPBUSD (unsigned quants x
+ * signed activations) leaves in each int32 lane the sum of 4 products, at
+ * most 4 * 63 * 127 = 32004 in magnitude, so the lane read as two int16 is
+ * (the sum, its sign extension); VPDPWSSD against the sub-block scale in
+ * the low int16 and 0 in the high one then adds scale * sum exactly. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+/* Q4_K/Q5_K scales and minimums as bytes (see avx2_kquants.c's k4_unpack). */
+static inline void k4_unpack(const uint8_t *s, uint32_t out[4]) {
+    uint32_t u[3];
+    memcpy(u, s, 12);
+    out[0] = u[0] & 0x3f3f3f3fu;
+    out[1] = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 6) & 0x03030303u) << 4;
+    out[2] = u[1] & 0x3f3f3f3fu;
+    out[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 6) & 0x03030303u) << 4;
+}
+
+static inline int32_t hsum_i32_128(__m128i s) {
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline int32_t hsum_i32_512(__m512i v) {
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    return hsum_i32_128(_mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+}
+
+/* msum = sum_j m[j] (bsums[2j] + bsums[2j + 1]). */
+static inline int32_t k4_msum(const uint32_t *u, const int16_t *bsums) {
+    const __m128i m = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[3], (int)u[2]));
+    const __m128i b = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                                     _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    return hsum_i32_128(_mm_madd_epi16(m, b));
+}
+
+/* Two 32-byte halves as one register: a in bytes 0-31, b in 32-63. */
+static inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
+
+/* isum and msum of one Q4_K (qh NULL) or Q5_K block: group g's 32 bytes
+ * give sub-block 2g (low nibbles) and 2g + 1 (high), which multiply
+ * activations 64g .. 64g + 63; Q5_K's fifth bits are bits 2g and 2g + 1 of
+ * qh[0..31]. sc32 holds the 8 scales as int32 lanes; the permute puts
+ * sc[2g] in lanes 0-7 and sc[2g + 1] in lanes 8-15. */
+static QLM_ALWAYS_INLINE void k4_isums(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
+                                       const qlm_block_q8_k *y, int32_t *isum, int32_t *msum) {
+    uint32_t u[4];
+    k4_unpack(scales, u);
+    *msum = k4_msum(u, y->bsums);
+    const __m512i sc32 = _mm512_cvtepu8_epi32(_mm_set_epi32(0, 0, (int)u[1], (int)u[0]));
+    const __m512i m4 = _mm512_set1_epi8(0x0f), b16 = _mm512_set1_epi8(16);
+    const __m256i hb = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    const __m512i hz = join(hb, hb);
+    __m512i acc = _mm512_setzero_si512();
+    for (int g = 0; g < 4; g++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+        __m512i z = _mm512_and_si512(join(q, _mm256_srli_epi16(q, 4)), m4);
+        if (qh) {
+            const __m512i bit = join(_mm256_set1_epi8((char)(1 << 2 * g)), _mm256_set1_epi8((char)(1 << (2 * g + 1))));
+            z = _mm512_mask_add_epi8(z, _mm512_test_epi8_mask(hz, bit), z, b16); /* bit 4 was clear: add = or */
+        }
+        const __m512i a = _mm512_loadu_si512((const void *)(y->qs + 64 * g));
+        const __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z, a);
+        const __m512i idx = join(_mm256_set1_epi32(2 * g), _mm256_set1_epi32(2 * g + 1));
+        acc = _mm512_dpwssd_epi32(acc, dp, _mm512_permutexvar_epi32(idx, sc32));
+    }
+    *isum = hsum_i32_512(acc);
+}
+
+static inline float k4_accumulate(float sum, uint16_t xd, uint16_t xdmin, float yd, int32_t isum, int32_t msum) {
+    const float d = _cvtsh_ss(xd) * yd;
+    const float dm = _cvtsh_ss(xdmin) * yd;
+    const float t0 = d * (float)isum;
+    const float t1 = dm * (float)msum;
+    sum += t0;
+    sum -= t1;
+    return sum;
+}
+
+/* isum of one Q6_K block. Half h: ql[64h .. 64h + 63] hold values 128h + 0
+ * .. 63 in their low nibbles and 128h + 64 .. 127 in their high ones; qh[32h
+ * + l] the top 2 bits of values 128h + l, + 32, + 64, + 96 at bits 0, 2, 4,
+ * 6. The scales (signed) as int32 lanes with the high int16 cleared, for
+ * VPDPWSSD; the -32 offset is -32 sum_j sc[j] bsums[j], an int16 madd. */
+static QLM_ALWAYS_INLINE int32_t q6_isum(const qlm_block_q6_k *x, const qlm_block_q8_k *y) {
+    const __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
+    const __m512i sc32 = _mm512_and_si512(_mm512_cvtepi8_epi32(sc8), _mm512_set1_epi32(0xffff));
+    const __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y->bsums));
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(3);
+    const __m512i quarter = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512i acc = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5)));
+    acc = _mm512_inserti64x4(acc, _mm256_setzero_si256(), 1);
+    for (int h = 0; h < 2; h++) {
+        const __m512i ql = _mm512_loadu_si512((const void *)(x->ql + 64 * h));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        const __m512i h01 = _mm512_and_si512(join(qh, _mm256_srli_epi16(qh, 2)), m3);
+        const __m512i h23 = _mm512_and_si512(join(_mm256_srli_epi16(qh, 4), _mm256_srli_epi16(qh, 6)), m3);
+        const __m512i z01 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(h01, 4));
+        const __m512i z23 =
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(h23, 4));
+        const __m512i a01 = _mm512_loadu_si512((const void *)(y->qs + 128 * h));
+        const __m512i a23 = _mm512_loadu_si512((const void *)(y->qs + 128 * h + 64));
+        const __m512i dp01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z01, a01);
+        const __m512i dp23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z23, a23);
+        const __m512i i01 = _mm512_add_epi32(quarter, _mm512_set1_epi32(8 * h));
+        const __m512i i23 = _mm512_add_epi32(quarter, _mm512_set1_epi32(8 * h + 4));
+        acc = _mm512_dpwssd_epi32(acc, dp01, _mm512_permutexvar_epi32(i01, sc32));
+        acc = _mm512_dpwssd_epi32(acc, dp23, _mm512_permutexvar_epi32(i23, sc32));
+    }
+    return hsum_i32_512(acc);
+}
+
+static inline float q6_accumulate(float sum, uint16_t xd, float yd, int32_t isum) {
+    const float d = _cvtsh_ss(xd) * yd;
+    const float t = d * (float)isum;
+    sum += t;
+    return sum;
+}
+
+/* ------------------------------------------------------------ row kernels */
+
+void qlm_dot_q4_k_avx512(int64_t n, float *s, const void *vx, const void *vy) {
+    const qlm_block_q4_k *x = vx;
+    const qlm_block_q8_k *y = vy;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QLM_QK_K; i++) {
+        int32_t isum, msum;
+        k4_isums(x[i].scales, x[i].qs, NULL, &y[i], &isum, &msum);
+        sum = k4_accumulate(sum, x[i].d, x[i].dmin, y[i].d, isum, msum);
+    }
+    *s = sum;
+}
+
+void qlm_dot_q5_k_avx512(int64_t n, float *s, const void *vx, const void *vy) {
+    const qlm_block_q5_k *x = vx;
+    const qlm_block_q8_k *y = vy;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QLM_QK_K; i++) {
+        int32_t isum, msum;
+        k4_isums(x[i].scales, x[i].qs, x[i].qh, &y[i], &isum, &msum);
+        sum = k4_accumulate(sum, x[i].d, x[i].dmin, y[i].d, isum, msum);
+    }
+    *s = sum;
+}
+
+void qlm_dot_q6_k_avx512(int64_t n, float *s, const void *vx, const void *vy) {
+    const qlm_block_q6_k *x = vx;
+    const qlm_block_q8_k *y = vy;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QLM_QK_K; i++) sum = q6_accumulate(sum, x[i].d, y[i].d, q6_isum(&x[i], &y[i]));
+    *s = sum;
+}
+
