@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "types.h"
+#include "quant_fixture.h"
 
-#define FIXTURE_DIR "tests/fixtures/quant/"
 /* Unit roundoff of float. */
 #define U 0x1p-24
 
@@ -41,79 +41,9 @@ static float rng_normal(void) { /* Box-Muller */
 
 /* --------------------------------------------------------------- fixtures */
 
-typedef struct kfixture {
-    uint32_t type, n_rows, n_cols, row_bytes;
-    float *input, *deq;
-    uint8_t *quant;
-} kfixture;
-
-static void read_all(FILE *f, void *dst, size_t n, const char *path) {
-    cr_assert_eq(fread(dst, 1, n, f), n, "%s: truncated", path);
-}
-
-static kfixture kfixture_load(const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, FIXTURE_DIR "%s.bin", name);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s (run from the repo root; regenerate with "
-                          "tests/gen/gen_kquant_fixtures.py)", path);
-    char magic[4];
-    uint32_t hdr[5];
-    read_all(f, magic, 4, path);
-    read_all(f, hdr, sizeof hdr, path); /* little-endian host assumed, as GGUF */
-    cr_assert(memcmp(magic, "QLMQ", 4) == 0 && hdr[0] == 1, "%s: bad header", path);
-    kfixture fx = {.type = hdr[1], .n_rows = hdr[2], .n_cols = hdr[3], .row_bytes = hdr[4]};
-    cr_assert(fx.n_rows > 0 && fx.n_rows <= 64 && fx.n_cols > 0 && fx.n_cols <= 4096, "%s", path);
-    const size_t nv = (size_t)fx.n_rows * fx.n_cols, nq = (size_t)fx.n_rows * fx.row_bytes;
-    fx.input = malloc(nv * sizeof(float));
-    fx.deq = malloc(nv * sizeof(float));
-    fx.quant = malloc(nq);
-    cr_assert(fx.input && fx.deq && fx.quant);
-    read_all(f, fx.input, nv * sizeof(float), path);
-    read_all(f, fx.quant, nq, path);
-    read_all(f, fx.deq, nv * sizeof(float), path);
-    cr_assert_eq(fgetc(f), EOF, "%s: trailing bytes", path);
-    fclose(f);
-    return fx;
-}
-
-static void kfixture_free(kfixture *fx) { free(fx->input), free(fx->deq), free(fx->quant); }
-
-/* Same bits, except that any NaN matches any NaN (the huge row's Inf * 0
- * NaNs carry the hardware's sign, not the format's). */
-static int same_float(float a, float b) {
-    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
-}
-
-/* Our quantizer's bytes equal llama.cpp's, and our dequantization of
- * llama.cpp's bytes equals gguf-py's, bit for bit. */
-static void check_kfixture(const char *name, qlm_type type) {
-    kfixture fx = kfixture_load(name);
-    const qlm_type_traits *tt = traits(type);
-    cr_assert_eq(fx.type, (uint32_t)type, "%s: type id", name);
-    cr_assert_eq(fx.row_bytes, qlm_row_size(type, fx.n_cols), "%s: row bytes", name);
-    uint8_t *q = malloc(fx.row_bytes);
-    float *deq = malloc(fx.n_cols * sizeof(float));
-    cr_assert(q && deq);
-    for (uint32_t r = 0; r < fx.n_rows; r++) {
-        const uint8_t *want_q = fx.quant + (size_t)r * fx.row_bytes;
-        const float *want_deq = fx.deq + (size_t)r * fx.n_cols;
-        tt->from_float(fx.input + (size_t)r * fx.n_cols, q, fx.n_cols);
-        for (uint32_t i = 0; i < fx.row_bytes; i++)
-            cr_assert_eq(q[i], want_q[i], "%s row %u: byte %u (block %u, offset %u) is %02x, llama.cpp %02x", name,
-                         r, i, i / (uint32_t)tt->type_size, i % (uint32_t)tt->type_size, q[i], want_q[i]);
-        tt->to_float(want_q, deq, fx.n_cols);
-        for (uint32_t i = 0; i < fx.n_cols; i++)
-            cr_assert(same_float(deq[i], want_deq[i]), "%s row %u: dequantized [%u] = %a, gguf-py %a", name, r, i,
-                      (double)deq[i], (double)want_deq[i]);
-    }
-    free(q), free(deq);
-    kfixture_free(&fx);
-}
-
-Test(kquants, fixture_q4_k) { check_kfixture("q4_k", QLM_TYPE_Q4_K); }
-Test(kquants, fixture_q5_k) { check_kfixture("q5_k", QLM_TYPE_Q5_K); }
-Test(kquants, fixture_q6_k) { check_kfixture("q6_k", QLM_TYPE_Q6_K); }
+Test(kquants, fixture_q4_k) { qf_check("q4_k", QLM_TYPE_Q4_K); }
+Test(kquants, fixture_q5_k) { qf_check("q5_k", QLM_TYPE_Q5_K); }
+Test(kquants, fixture_q6_k) { qf_check("q6_k", QLM_TYPE_Q6_K); }
 
 Test(kquants, table_rows) {
     const qlm_type types[3] = {QLM_TYPE_Q4_K, QLM_TYPE_Q5_K, QLM_TYPE_Q6_K};

@@ -18,8 +18,8 @@
 
 #include "ops.h"
 #include "types.h"
+#include "quant_fixture.h"
 
-#define FIXTURE_DIR "tests/fixtures/quant/"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
@@ -42,79 +42,11 @@ static const qlm_type_traits *traits(qlm_type t) {
 
 /* ------------------------------------------------------------- fixtures */
 
-typedef struct fixture {
-    uint32_t type, n_rows, n_cols, row_bytes;
-    float *input, *deq;
-    uint8_t *quant;
-} fixture;
-
-static void read_exact(FILE *f, void *dst, size_t n, const char *path) {
-    cr_assert_eq(fread(dst, 1, n, f), n, "%s: truncated", path);
-}
-
-static fixture fixture_load(const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, FIXTURE_DIR "%s.bin", name);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f,
-                       "cannot open %s (run from the repo root; regenerate with "
-                       "tests/gen/gen_kquant_low_fixtures.py)",
-                       path);
-    char magic[4];
-    uint32_t hdr[5];
-    read_exact(f, magic, 4, path);
-    read_exact(f, hdr, sizeof hdr, path); /* little-endian host assumed, as GGUF */
-    cr_assert(memcmp(magic, "QLMQ", 4) == 0 && hdr[0] == 1, "%s: bad header", path);
-    fixture fx = {.type = hdr[1], .n_rows = hdr[2], .n_cols = hdr[3], .row_bytes = hdr[4]};
-    cr_assert(fx.n_rows > 0 && fx.n_rows <= 64 && fx.n_cols > 0 && fx.n_cols <= 4096, "%s", path);
-    const size_t nv = (size_t)fx.n_rows * fx.n_cols, nq = (size_t)fx.n_rows * fx.row_bytes;
-    fx.input = malloc(nv * sizeof(float));
-    fx.deq = malloc(nv * sizeof(float));
-    fx.quant = malloc(nq);
-    cr_assert(fx.input && fx.deq && fx.quant);
-    read_exact(f, fx.input, nv * sizeof(float), path);
-    read_exact(f, fx.quant, nq, path);
-    read_exact(f, fx.deq, nv * sizeof(float), path);
-    cr_assert_eq(fgetc(f), EOF, "%s: trailing bytes", path);
-    fclose(f);
-    return fx;
-}
-
-static void fixture_free(fixture *fx) { free(fx->input), free(fx->deq), free(fx->quant); }
-
-/* Bit-exact, any NaN matching any NaN (NaN signs are the hardware's). */
-static int same_float(float a, float b) { return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0; }
-
-static void check_fixture(const char *name, qlm_type type) {
-    fixture fx = fixture_load(name);
-    const qlm_type_traits *tt = traits(type);
-    cr_assert_eq(fx.type, (uint32_t)type, "%s: type id", name);
-    cr_assert_eq(fx.row_bytes, qlm_row_size(type, fx.n_cols), "%s: row bytes", name);
-    uint8_t *q = malloc(fx.row_bytes);
-    float *deq = malloc(fx.n_cols * sizeof(float));
-    cr_assert(q && deq);
-    for (uint32_t r = 0; r < fx.n_rows; r++) {
-        const uint8_t *want_q = fx.quant + (size_t)r * fx.row_bytes;
-        const float *want_deq = fx.deq + (size_t)r * fx.n_cols;
-        tt->from_float(fx.input + (size_t)r * fx.n_cols, q, fx.n_cols);
-        for (uint32_t i = 0; i < fx.row_bytes; i++)
-            cr_assert_eq(q[i], want_q[i], "%s row %u: byte %u (block %u, offset %u) is %02x, llama.cpp %02x",
-                         name, r, i, i / (uint32_t)tt->type_size, i % (uint32_t)tt->type_size, q[i],
-                         want_q[i]);
-        tt->to_float(want_q, deq, fx.n_cols);
-        for (uint32_t i = 0; i < fx.n_cols; i++)
-            cr_assert(same_float(deq[i], want_deq[i]), "%s row %u: dequantized [%u] = %a, gguf-py %a", name,
-                      r, i, (double)deq[i], (double)want_deq[i]);
-    }
-    free(q), free(deq);
-    fixture_free(&fx);
-}
-
-Test(kquants_low, fixture_q2_k) { check_fixture("q2_k", QLM_TYPE_Q2_K); }
-Test(kquants_low, fixture_q3_k) { check_fixture("q3_k", QLM_TYPE_Q3_K); }
-Test(kquants_low, fixture_iq4_xs) { check_fixture("iq4_xs", QLM_TYPE_IQ4_XS); }
-Test(kquants_low, fixture_tq1_0) { check_fixture("tq1_0", QLM_TYPE_TQ1_0); }
-Test(kquants_low, fixture_tq2_0) { check_fixture("tq2_0", QLM_TYPE_TQ2_0); }
+Test(kquants_low, fixture_q2_k) { qf_check("q2_k", QLM_TYPE_Q2_K); }
+Test(kquants_low, fixture_q3_k) { qf_check("q3_k", QLM_TYPE_Q3_K); }
+Test(kquants_low, fixture_iq4_xs) { qf_check("iq4_xs", QLM_TYPE_IQ4_XS); }
+Test(kquants_low, fixture_tq1_0) { qf_check("tq1_0", QLM_TYPE_TQ1_0); }
+Test(kquants_low, fixture_tq2_0) { qf_check("tq2_0", QLM_TYPE_TQ2_0); }
 
 /* ------------------------------------------------ exact values, in double */
 
@@ -181,7 +113,7 @@ static weight_parts weight_at(qlm_type t, const void *row, int64_t i) {
  * fixtures): to_float rounds d * sc, then its product with q (and Q2_K's
  * dmin * m and the difference), so they agree within those roundings. */
 static void check_decoder(const char *name, qlm_type type) {
-    fixture fx = fixture_load(name);
+    qf_fixture fx = qf_load(name);
     float *deq = malloc(fx.n_cols * sizeof(float));
     for (uint32_t r = 0; r < fx.n_rows; r++) {
         const uint8_t *row = fx.quant + (size_t)r * fx.row_bytes;
@@ -195,7 +127,7 @@ static void check_decoder(const char *name, qlm_type type) {
         }
     }
     free(deq);
-    fixture_free(&fx);
+    qf_free(&fx);
 }
 
 Test(kquants_low, decoder_q2_k) { check_decoder("q2_k", QLM_TYPE_Q2_K); }
@@ -312,7 +244,7 @@ Test(kquants_low, nonfinite_inputs) {
         float s1, s2;
         tt->vec_dot(N, &s1, q1, y);
         tt->vec_dot(N, &s2, q2, y);
-        cr_assert(same_float(s1, s2), "%s", tt->name);
+        cr_assert(qf_same_float(s1, s2), "%s", tt->name);
     }
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "test_util.h"
+#include "quant_fixture.h"
 #include "types.h"
 
 static const qlm_type_traits *tr(qlm_type t) {
@@ -33,75 +34,13 @@ static uint32_t bits(float f) {
 }
 
 /* Same bits, or both NaN (a NaN's sign is the hardware's choice). */
-static int same_float(float a, float b) { return (isnan(a) && isnan(b)) || bits(a) == bits(b); }
 
 /* ------------------------------------------------------------- fixtures */
 
-/* The fixture file format of tests/gen/gen_quant_fixtures.py. */
-typedef struct {
-    uint32_t type, n_rows, n_cols, row_bytes;
-    float *input, *deq;
-    uint8_t *quant;
-    char *buf;
-} fixture;
-
-static uint32_t u32_at(const char *p) {
-    uint32_t v;
-    memcpy(&v, p, 4); /* little-endian host, as GGUF */
-    return v;
-}
-
-static fixture load_fixture(const char *name) {
-    char path[128];
-    snprintf(path, sizeof path, "tests/fixtures/quant/%s.bin", name);
-    size_t len = 0;
-    fixture fx = {.buf = tu_read_file(path, &len)};
-    cr_assert_not_null(fx.buf, "cannot read %s (run from the repo root)", path);
-    cr_assert(len >= 24 && memcmp(fx.buf, "QLMQ", 4) == 0 && u32_at(fx.buf + 4) == 1, "%s: header", path);
-    fx.type = u32_at(fx.buf + 8), fx.n_rows = u32_at(fx.buf + 12);
-    fx.n_cols = u32_at(fx.buf + 16), fx.row_bytes = u32_at(fx.buf + 20);
-    cr_assert(fx.n_rows > 0 && fx.n_rows <= 64 && fx.n_cols > 0 && fx.n_cols <= 4096, "%s: shape", path);
-    const size_t nv = (size_t)fx.n_rows * fx.n_cols, nq = (size_t)fx.n_rows * fx.row_bytes;
-    cr_assert_eq(len, 24 + 8 * nv + nq, "%s: size", path);
-    /* copies: the floats in the file are not 4-byte aligned for every size */
-    fx.input = malloc(nv * 4), fx.deq = malloc(nv * 4), fx.quant = malloc(nq);
-    cr_assert(fx.input && fx.deq && fx.quant);
-    memcpy(fx.input, fx.buf + 24, nv * 4);
-    memcpy(fx.quant, fx.buf + 24 + nv * 4, nq);
-    memcpy(fx.deq, fx.buf + 24 + nv * 4 + nq, nv * 4);
-    return fx;
-}
-
-static void free_fixture(fixture *fx) { free(fx->input), free(fx->deq), free(fx->quant), free(fx->buf); }
-
-static void check_fixture(const char *name, qlm_type type) {
-    fixture fx = load_fixture(name);
-    const qlm_type_traits *tt = tr(type);
-    cr_assert_eq(fx.type, (uint32_t)type, "%s: type id", name);
-    cr_assert_eq(fx.row_bytes, qlm_row_size(type, fx.n_cols), "%s: row bytes", name);
-    uint8_t *q = malloc(fx.row_bytes);
-    float *deq = malloc(fx.n_cols * sizeof(float));
-    cr_assert(q && deq);
-    for (uint32_t r = 0; r < fx.n_rows; r++) {
-        const uint8_t *want_q = fx.quant + (size_t)r * fx.row_bytes;
-        const float *want_deq = fx.deq + (size_t)r * fx.n_cols;
-        tt->from_float(fx.input + (size_t)r * fx.n_cols, q, fx.n_cols);
-        for (uint32_t i = 0; i < fx.row_bytes; i++)
-            cr_assert_eq(q[i], want_q[i], "%s row %u: byte %u (block %u) is %02x, oracle %02x", name, r, i,
-                         i / (uint32_t)tt->type_size, q[i], want_q[i]);
-        tt->to_float(want_q, deq, fx.n_cols);
-        for (uint32_t i = 0; i < fx.n_cols; i++)
-            cr_assert(same_float(deq[i], want_deq[i]), "%s row %u: dequantized [%u] = %a, oracle %a", name, r, i,
-                      (double)deq[i], (double)want_deq[i]);
-    }
-    free(q), free(deq);
-    free_fixture(&fx);
-}
-
-Test(quants_q5, fixture_q5_0) { check_fixture("q5_0", QLM_TYPE_Q5_0); }
-Test(quants_q5, fixture_q5_1) { check_fixture("q5_1", QLM_TYPE_Q5_1); }
-Test(quants_q5, fixture_iq4_nl) { check_fixture("iq4_nl", QLM_TYPE_IQ4_NL); }
-Test(quants_q5, fixture_mxfp4) { check_fixture("mxfp4", QLM_TYPE_MXFP4); }
+Test(quants_q5, fixture_q5_0) { qf_check("q5_0", QLM_TYPE_Q5_0); }
+Test(quants_q5, fixture_q5_1) { qf_check("q5_1", QLM_TYPE_Q5_1); }
+Test(quants_q5, fixture_iq4_nl) { qf_check("iq4_nl", QLM_TYPE_IQ4_NL); }
+Test(quants_q5, fixture_mxfp4) { qf_check("mxfp4", QLM_TYPE_MXFP4); }
 
 /* --------------------------------------------------------------- layouts */
 

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "types.h"
+#include "quant_fixture.h"
 
-#define FIXTURE_DIR "tests/fixtures/quant/"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -299,86 +299,11 @@ Test(types, fp32_to_bf16_rounding) {
 
 /* ------------------------------------------------------ gguf-py fixtures */
 
-typedef struct fixture {
-    uint32_t type, n_rows, n_cols, row_bytes;
-    float *input, *deq;
-    uint8_t *quant;
-} fixture;
-
-static void read_exact(FILE *f, void *dst, size_t n, const char *path) {
-    cr_assert_eq(fread(dst, 1, n, f), n, "%s: truncated", path);
-}
-
-static fixture fixture_load(const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, FIXTURE_DIR "%s.bin", name);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s (run tests from the repo root; "
-                          "regenerate with tests/gen/gen_quant_fixtures.py)", path);
-    char magic[4];
-    uint32_t hdr[5];
-    read_exact(f, magic, 4, path);
-    read_exact(f, hdr, sizeof hdr, path); /* little-endian host assumed, as GGUF */
-    cr_assert(memcmp(magic, "QLMQ", 4) == 0 && hdr[0] == 1, "%s: bad header", path);
-    fixture fx = {.type = hdr[1], .n_rows = hdr[2], .n_cols = hdr[3], .row_bytes = hdr[4]};
-    cr_assert(fx.n_rows > 0 && fx.n_rows <= 64 && fx.n_cols > 0 && fx.n_cols <= 4096, "%s", path);
-    size_t nv = (size_t)fx.n_rows * fx.n_cols, nq = (size_t)fx.n_rows * fx.row_bytes;
-    fx.input = malloc(nv * sizeof(float));
-    fx.deq = malloc(nv * sizeof(float));
-    fx.quant = malloc(nq);
-    cr_assert(fx.input && fx.deq && fx.quant);
-    read_exact(f, fx.input, nv * sizeof(float), path);
-    read_exact(f, fx.quant, nq, path);
-    read_exact(f, fx.deq, nv * sizeof(float), path);
-    cr_assert_eq(fgetc(f), EOF, "%s: trailing bytes", path);
-    fclose(f);
-    return fx;
-}
-
-static void fixture_free(fixture *fx) {
-    free(fx->input);
-    free(fx->deq);
-    free(fx->quant);
-}
-
-/* Bit-exact equality, except that any NaN matches any NaN: gguf-py's
- * dequantized rows hold Inf*0 NaNs whose sign the hardware, not the format,
- * chooses. */
-static int same_float(float a, float b) {
-    return (isnan(a) && isnan(b)) || f32_bits(a) == f32_bits(b);
-}
-
-static void check_fixture(const char *name, qlm_type type) {
-    fixture fx = fixture_load(name);
-    const qlm_type_traits *tt = traits(type);
-    cr_assert_eq(fx.type, (uint32_t)type, "%s: type id", name);
-    cr_assert_eq(fx.row_bytes, qlm_row_size(type, fx.n_cols), "%s: row bytes", name);
-    uint8_t *q = malloc(fx.row_bytes);
-    float *deq = malloc(fx.n_cols * sizeof(float));
-    cr_assert(q && deq);
-    for (uint32_t r = 0; r < fx.n_rows; r++) {
-        const float *in = fx.input + (size_t)r * fx.n_cols;
-        const uint8_t *want_q = fx.quant + (size_t)r * fx.row_bytes;
-        const float *want_deq = fx.deq + (size_t)r * fx.n_cols;
-        tt->from_float(in, q, fx.n_cols);
-        for (uint32_t i = 0; i < fx.row_bytes; i++)
-            cr_assert_eq(q[i], want_q[i], "%s row %u: quantized byte %u (block %u) is %02x, "
-                         "gguf-py %02x", name, r, i, i / (uint32_t)tt->type_size, q[i], want_q[i]);
-        tt->to_float(want_q, deq, fx.n_cols);
-        for (uint32_t i = 0; i < fx.n_cols; i++)
-            cr_assert(same_float(deq[i], want_deq[i]), "%s row %u: dequantized [%u] = %a, "
-                      "gguf-py %a", name, r, i, (double)deq[i], (double)want_deq[i]);
-    }
-    free(q);
-    free(deq);
-    fixture_free(&fx);
-}
-
-Test(types, fixture_f16) { check_fixture("f16", QLM_TYPE_F16); }
-Test(types, fixture_bf16) { check_fixture("bf16", QLM_TYPE_BF16); }
-Test(types, fixture_q4_0) { check_fixture("q4_0", QLM_TYPE_Q4_0); }
-Test(types, fixture_q4_1) { check_fixture("q4_1", QLM_TYPE_Q4_1); }
-Test(types, fixture_q8_0) { check_fixture("q8_0", QLM_TYPE_Q8_0); }
+Test(types, fixture_f16) { qf_check("f16", QLM_TYPE_F16); }
+Test(types, fixture_bf16) { qf_check("bf16", QLM_TYPE_BF16); }
+Test(types, fixture_q4_0) { qf_check("q4_0", QLM_TYPE_Q4_0); }
+Test(types, fixture_q4_1) { qf_check("q4_1", QLM_TYPE_Q4_1); }
+Test(types, fixture_q8_0) { qf_check("q8_0", QLM_TYPE_Q8_0); }
 
 Test(types, f32_identity) {
     const float in[4] = {1.5f, -0.0f, INFINITY, f32_from_bits(0x7fa00001)};
