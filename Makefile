@@ -69,9 +69,11 @@ MODEL_DIR ?= cache
 DEMO_MODEL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA3_MODEL := $(MODEL_DIR)/gemma-3-270m-q4_k_m.gguf
 MODELS := $(DEMO_MODEL) $(GEMMA3_MODEL)
-TEST_ENV := QLM_MODEL=$(DEMO_MODEL) QLM_GEMMA3_MODEL=$(GEMMA3_MODEL)
+# llama.cpp's tokenizer fixtures (vocab GGUFs + .inp/.out), scripts/fetch-vocab.sh.
+VOCAB_DIR ?= $(MODEL_DIR)/vocab
+TEST_ENV := QLM_MODEL=$(DEMO_MODEL) QLM_GEMMA3_MODEL=$(GEMMA3_MODEL) QLM_VOCAB_DIR=$(VOCAB_DIR)
 
-.PHONY: all test asan fuzz demo model models install clean fixtures kcheck kcheck-neon
+.PHONY: all test asan fuzz demo model models vocab install clean fixtures kcheck kcheck-neon
 all: libqlm.a libqlm.so run bench/bench
 
 # Target-specific flags (they also apply to the asan build's objects): every
@@ -123,8 +125,11 @@ $(DEMO_MODEL):
 models: $(MODELS)
 $(GEMMA3_MODEL):
 	bash scripts/fetch-gemma3.sh $(MODEL_DIR)
+# llama.cpp's vocab fixtures (75 MB; a cached run only re-checks their checksums).
+vocab:
+	@bash scripts/fetch-vocab.sh $(VOCAB_DIR)
 
-# Tests read fixtures from tests/fixtures, ../shared/data/vocab and the real models.
+# Tests read fixtures from tests/fixtures, ../shared/data/vocab, $(VOCAB_DIR) and the real models.
 # deps.sh first (it may apt-get what is missing), then a fresh make so that the
 # pkg-config probes above see what it installed.
 # The kernel checks run first, so the Criterion summary stays the last line.
@@ -132,7 +137,7 @@ test:
 	@bash scripts/deps.sh test
 	@$(MAKE) --no-print-directory kcheck
 	@$(MAKE) --no-print-directory kcheck-neon
-	@$(MAKE) --no-print-directory $(TEST_BIN) run $(MODELS)
+	@$(MAKE) --no-print-directory $(TEST_BIN) run $(MODELS) vocab
 	$(TEST_ENV) $(TEST_BIN) --jobs 2
 
 # Kernel-check harness (tests/kcheck): every kernel table this machine runs
@@ -166,7 +171,7 @@ kcheck-neon:
 # block of its own at exit: tests/lsan.supp silences exactly that library.
 asan:
 	@bash scripts/deps.sh test
-	@$(MAKE) --no-print-directory $(MODELS) run
+	@$(MAKE) --no-print-directory $(MODELS) run vocab
 	$(MAKE) BUILD=build-asan CUDA=0 OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	        build-asan/qlm-tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/lsan.supp:print_suppressions=0 \
@@ -187,13 +192,15 @@ demo:
 # Regenerates the committed oracle fixtures (needs gguf, sentencepiece and
 # llama-cpp-python from PyPI, whose libggml-base.so is the quantizer oracle;
 # not part of make test).
-fixtures: $(MODELS)
+fixtures: $(MODELS) vocab
 	$(PYTHON) tests/gen/gen_quant_fixtures.py
 	$(PYTHON) tests/gen/gen_quant_fixtures_ggml.py
 	$(PYTHON) tests/gen/gen_kquant_fixtures.py
 	$(PYTHON) tests/gen/gen_kquant_low_fixtures.py
 	$(PYTHON) tests/gen/gen_tokenizer_fixtures.py
 	$(PYTHON) tests/gen/gen_model_vocab_fixtures.py gemma3 $(GEMMA3_MODEL)
+	$(PYTHON) tests/gen/gen_llama_vocab_fixtures.py $(VOCAB_DIR)
+	$(PYTHON) tests/gen/gen_hf_fixtures.py
 	$(PYTHON) tests/gen/gen_llama_oracle.py smollm2_q4_1 $(DEMO_MODEL)
 	$(PYTHON) tests/gen/gen_llama_oracle.py gemma3_270m_q4_k_m $(GEMMA3_MODEL)
 

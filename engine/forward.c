@@ -72,6 +72,11 @@ static void add_rows(float *x, const float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] += y[i];
 }
 
+/* x (n_rows, b->ne[0]) += bias b on every row. */
+static void add_bias(float *x, const qlm_tensor *b, int32_t n_rows) {
+    for (int32_t r = 0; r < n_rows; r++) add_rows(x + r * b->ne[0], b->data, b->ne[0]);
+}
+
 static void output_logits(qlm_context *ctx, int32_t n_tok) {
     const qlm_model *m = ctx->model;
     const int64_t n_embd = m->hp.n_embd;
@@ -98,6 +103,9 @@ static void attention_block(qlm_context *ctx, int il, int32_t n_tok) {
     const qlm_tensor *qkv[3] = {&l->wq, &l->wk, &l->wv};
     float *const qkv_out[3] = {ctx->q, ctx->k, ctx->v};
     ops->matmul_n(qkv, qkv_out, 3, ctx->xb, n_tok, ctx->act_scratch, ctx->n_threads);
+    if (l->bq.data) add_bias(ctx->q, &l->bq, n_tok);
+    if (l->bk.data) add_bias(ctx->k, &l->bk, n_tok);
+    if (l->bv.data) add_bias(ctx->v, &l->bv, n_tok);
     if (l->attn_q_norm.data) rmsnorm_rows(ops, ctx->q, &l->attn_q_norm, n_tok * hp->n_head, hp->head_dim, hp->rms_eps);
     if (l->attn_k_norm.data)
         rmsnorm_rows(ops, ctx->k, &l->attn_k_norm, n_tok * hp->n_head_kv, hp->head_dim, hp->rms_eps);

@@ -40,6 +40,8 @@ typedef struct qlm_hparams {
     float rope_freq_base_swa;
 } qlm_hparams;
 
+/* A fused tensor in the file (phi3's attn_qkv, its gate+up ffn_up) is bound
+ * as views of its contiguous row ranges (models/common.c: arch_view_rows). */
 typedef struct qlm_layer {
     qlm_tensor attn_norm;              /* (n_embd) */
     qlm_tensor wq, wk, wv;             /* (n_embd) -> (n_head*hd), (n_head_kv*hd) x2 */
@@ -48,6 +50,7 @@ typedef struct qlm_layer {
     qlm_tensor ffn_gate, ffn_up;       /* (n_embd) -> (n_ff) */
     qlm_tensor ffn_down;               /* (n_ff) -> (n_embd) */
     /* optional, per architecture (data NULL when absent) */
+    qlm_tensor bq, bk, bv;             /* (n_head*hd), (n_head_kv*hd) x2: Q/K/V biases (qwen2) */
     qlm_tensor attn_q_norm, attn_k_norm; /* (head_dim): RMSNorm of each Q/K head before RoPE */
     qlm_tensor attn_post_norm;         /* (n_embd): RMSNorm of the attention output */
     qlm_tensor ffn_post_norm;          /* (n_embd): RMSNorm of the FFN output */

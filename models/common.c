@@ -1,5 +1,6 @@
 /* common.c - helpers the per-architecture files share: typed hyperparameter
- * lookups with clear errors, and tensor binding with shape checks. */
+ * lookups with clear errors, tensor binding with shape checks, and views of
+ * fused tensors. */
 #include <stdio.h>
 #include <string.h>
 
@@ -49,7 +50,7 @@ static qlm_status check_type(const qlm_model *m, const gguf_tensor *gt, int is_m
         return qlm_err(err, QLM_ERR_UNSUPPORTED, "%s: tensor %s has type %s, which qlm cannot compute yet",
                        m->path, gt->name, qlm_type_name(gt->type));
     if (!is_matrix && gt->type != QLM_TYPE_F32)
-        return qlm_err(err, QLM_ERR_UNSUPPORTED, "%s: tensor %s: norm weights must be F32, got %s",
+        return qlm_err(err, QLM_ERR_UNSUPPORTED, "%s: tensor %s: norm weights and biases must be F32, got %s",
                        m->path, gt->name, qlm_type_name(gt->type));
     return QLM_OK;
 }
@@ -76,5 +77,59 @@ qlm_status arch_bind(qlm_model *m, qlm_tensor *t, const char *name, int64_t ne0,
     for (int d = 0; d < 4; d++) t->ne[d] = gt->ne[d];
     t->row_bytes = qlm_row_size(gt->type, gt->ne[0]);
     t->data = gt->data;
+    return QLM_OK;
+}
+
+qlm_status arch_bind_blk(qlm_model *m, qlm_tensor *t, int il, const char *suffix, int64_t ne0, int64_t ne1,
+                         int optional, qlm_errbuf *err) {
+    char name[128];
+    snprintf(name, sizeof name, "blk.%d.%s", il, suffix);
+    return arch_bind(m, t, name, ne0, ne1, optional, err);
+}
+
+qlm_tensor arch_view_rows(const qlm_tensor *t, int64_t first, int64_t n) {
+    qlm_tensor v = *t;
+    v.ne[1] = n;
+    v.data = (const char *)t->data + (size_t)first * t->row_bytes;
+    return v;
+}
+
+qlm_tensor arch_view_elems(const qlm_tensor *t, int64_t first, int64_t n) {
+    qlm_tensor v = *t;
+    v.ne[0] = n;
+    v.row_bytes = n * sizeof(float);
+    v.data = (const float *)t->data + first;
+    return v;
+}
+
+/* Fused attn_qkv rows are Q, then K, then V (llama.cpp's build_qkv): each
+ * part is a contiguous row range, so a view of it is an ordinary tensor and
+ * the R16 repack packs each part in place on its own. */
+qlm_status arch_bind_qkv(qlm_model *m, int il, qlm_errbuf *err) {
+    const qlm_hparams *hp = &m->hp;
+    qlm_layer *l = &m->layers[il];
+    const int64_t e = hp->n_embd, q = (int64_t)hp->n_head * hp->head_dim;
+    const int64_t kv = (int64_t)hp->n_head_kv * hp->head_dim;
+    qlm_tensor w, b;
+    qlm_status st;
+    if ((st = arch_bind_blk(m, &w, il, "attn_qkv.weight", e, q + 2 * kv, 1, err))) return st;
+    if (w.data) {
+        l->wq = arch_view_rows(&w, 0, q), l->wk = arch_view_rows(&w, q, kv);
+        l->wv = arch_view_rows(&w, q + kv, kv);
+        if ((st = arch_bind_blk(m, &b, il, "attn_qkv.bias", q + 2 * kv, 0, 1, err))) return st;
+        if (b.data) {
+            l->bq = arch_view_elems(&b, 0, q), l->bk = arch_view_elems(&b, q, kv);
+            l->bv = arch_view_elems(&b, q + kv, kv);
+            return QLM_OK;
+        }
+    } else if ((st = arch_bind_blk(m, &l->wq, il, "attn_q.weight", e, q, 0, err)) ||
+               (st = arch_bind_blk(m, &l->wk, il, "attn_k.weight", e, kv, 0, err)) ||
+               (st = arch_bind_blk(m, &l->wv, il, "attn_v.weight", e, kv, 0, err))) {
+        return st;
+    }
+    if ((st = arch_bind_blk(m, &l->bq, il, "attn_q.bias", q, 0, 1, err)) ||
+        (st = arch_bind_blk(m, &l->bk, il, "attn_k.bias", kv, 0, 1, err)) ||
+        (st = arch_bind_blk(m, &l->bv, il, "attn_v.bias", kv, 0, 1, err)))
+        return st;
     return QLM_OK;
 }

@@ -1,7 +1,8 @@
 /* llama.c - the llama family (Llama 1/2/3, SmolLM, TinyLlama, ...):
  * RMSNorm, RoPE on Q/K (pairs interleaved: llama.cpp's converter permutes
  * Q/K rows so the GGUF layout is the "normal" one), grouped-query attention,
- * SwiGLU FFN, optional untied output head. Other families start from its
+ * SwiGLU FFN, optional untied output head, optional Q/K/V biases and fused
+ * QKV (as llama.cpp accepts for this family). Other families start from its
  * hyperparameters and weights (arch_llama_hparams, arch_llama_bind) and add
  * their own. */
 #include <math.h>
@@ -76,26 +77,19 @@ static qlm_status llama_bind_layer(qlm_model *m, int il, qlm_errbuf *err) {
     const qlm_hparams *hp = &m->hp;
     qlm_layer *l = &m->layers[il];
     const int64_t e = hp->n_embd, q = (int64_t)hp->n_head * hp->head_dim;
-    const int64_t kv = (int64_t)hp->n_head_kv * hp->head_dim;
-    char n[9][96];
-    const char *suffix[9] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
-                             "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"};
-    for (int i = 0; i < 9; i++) snprintf(n[i], sizeof n[i], "blk.%d.%s.weight", il, suffix[i]);
     qlm_status st;
-    if ((st = arch_bind(m, &l->attn_norm, n[0], e, 0, 0, err)) ||
-        (st = arch_bind(m, &l->wq, n[1], e, q, 0, err)) ||
-        (st = arch_bind(m, &l->wk, n[2], e, kv, 0, err)) ||
-        (st = arch_bind(m, &l->wv, n[3], e, kv, 0, err)) ||
-        (st = arch_bind(m, &l->wo, n[4], q, e, 0, err)) ||
-        (st = arch_bind(m, &l->ffn_norm, n[5], e, 0, 0, err)) ||
-        (st = arch_bind(m, &l->ffn_gate, n[6], e, hp->n_ff, 0, err)) ||
-        (st = arch_bind(m, &l->ffn_up, n[7], e, hp->n_ff, 0, err)) ||
-        (st = arch_bind(m, &l->ffn_down, n[8], hp->n_ff, e, 0, err)))
+    if ((st = arch_bind_blk(m, &l->attn_norm, il, "attn_norm.weight", e, 0, 0, err)) ||
+        (st = arch_bind_qkv(m, il, err)) ||
+        (st = arch_bind_blk(m, &l->wo, il, "attn_output.weight", q, e, 0, err)) ||
+        (st = arch_bind_blk(m, &l->ffn_norm, il, "ffn_norm.weight", e, 0, 0, err)) ||
+        (st = arch_bind_blk(m, &l->ffn_gate, il, "ffn_gate.weight", e, hp->n_ff, 0, err)) ||
+        (st = arch_bind_blk(m, &l->ffn_up, il, "ffn_up.weight", e, hp->n_ff, 0, err)) ||
+        (st = arch_bind_blk(m, &l->ffn_down, il, "ffn_down.weight", hp->n_ff, e, 0, err)))
         return st;
     return QLM_OK;
 }
 
-qlm_status arch_llama_bind(qlm_model *m, qlm_errbuf *err) {
+qlm_status arch_llama_bind_io(qlm_model *m, qlm_errbuf *err) {
     const qlm_hparams *hp = &m->hp;
     qlm_status st;
     if ((st = arch_bind(m, &m->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab, 0, err)) ||
@@ -104,9 +98,13 @@ qlm_status arch_llama_bind(qlm_model *m, qlm_errbuf *err) {
         (st = arch_bind(m, &m->rope_freqs, "rope_freqs.weight", hp->n_rot / 2, 0, 1, err)))
         return st;
     if (!m->output.data) m->output = m->tok_embd; /* tied embeddings */
-    for (int il = 0; il < hp->n_layer; il++)
-        if ((st = llama_bind_layer(m, il, err)) != QLM_OK) return st;
     return QLM_OK;
+}
+
+qlm_status arch_llama_bind(qlm_model *m, qlm_errbuf *err) {
+    qlm_status st = arch_llama_bind_io(m, err);
+    for (int il = 0; il < m->hp.n_layer && st == QLM_OK; il++) st = llama_bind_layer(m, il, err);
+    return st;
 }
 
 const qlm_arch qlm_arch_llama = {

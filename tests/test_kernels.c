@@ -357,7 +357,9 @@ enum { W_RANDOM, W_EXTREME, X_RANDOM, X_SCALES, X_NONFINITE };
 
 /* Block scales at the edges of F16: the largest normal (65504), the smallest
  * normal (2^-14) and zero blocks, cycling over blocks; float types get
- * elements at the same edges instead. */
+ * elements at the same edges instead. MXFP4's one-byte E8M0 scale gets its
+ * own edges: e = 252, the largest whose values (12 * 2^124) the float
+ * oracle's dequantization keeps finite, and e = 0 (2^-128, subnormal). */
 static void make_extreme(qlm_type type, void *row, int64_t n_in) {
     const qlm_type_traits *tt = qlm_type_traits_get(type);
     const int64_t nb = n_in / tt->block_size;
@@ -366,7 +368,8 @@ static void make_extreme(qlm_type type, void *row, int64_t n_in) {
         const uint16_t edge[4] = {0x7bff, 0x0400, 0x0000, 0};
         if (tt->is_quantized) {
             if (b % 4 == 3) continue;
-            memcpy(blk, &edge[b % 4], 2); /* d is the first field of every block */
+            if (type == QLM_TYPE_MXFP4) blk[0] = b % 4 == 0 ? 252 : 0;
+            else memcpy(blk, &edge[b % 4], 2); /* d is the first field of every block */
             if (b % 4 == 2) memset(blk + 2, 0, tt->type_size - 2); /* a zero block (Q4_1: m = 0 too) */
         } else if (b % 7 == 0) {
             const float big = type == QLM_TYPE_F16 ? 65504.0f : 1e30f, tiny = type == QLM_TYPE_F16 ? 6.1035156e-5f : 1e-30f;
@@ -478,10 +481,12 @@ Test(kernels, matmul_simd_matches_ref_adversarial) {
  * 2 (AVX2) with every tail, against the double product and bit for bit
  * against the packed reference. */
 Test(kernels, matmul_r16_matches_ref_adversarial) {
-    const qlm_type types[] = {QLM_TYPE_Q8_0, QLM_TYPE_Q4_0, QLM_TYPE_Q4_1};
+    const qlm_type types[] = {QLM_TYPE_Q8_0, QLM_TYPE_Q4_0,   QLM_TYPE_Q4_1,
+                              QLM_TYPE_Q5_0, QLM_TYPE_IQ4_NL, QLM_TYPE_MXFP4};
+    const size_t n_types = sizeof types / sizeof types[0];
     const int64_t ns[] = {32, 96, 544}, toks[] = {1, 2, 3, 7, 8, 13};
     for (size_t t = 0; t < N_TABLES; t++)
-        for (size_t k = 0; k < 3; k++)
+        for (size_t k = 0; k < n_types; k++)
             for (int a = 0; a < 3; a++)
                 for (int o = 0; o < 6; o++)
                     for (int wc = W_RANDOM; wc <= W_EXTREME; wc++)
@@ -489,7 +494,7 @@ Test(kernels, matmul_r16_matches_ref_adversarial) {
                             check_matmul_adv_layout(tables[t], types[k], ns[a], o % 2 ? 48 : 16, toks[o], wc, xc,
                                                     QLM_LAYOUT_R16);
     for (size_t t = 0; t < N_TABLES; t++) /* a long row: 128 blocks */
-        for (size_t k = 0; k < 3; k++)
+        for (size_t k = 0; k < n_types; k++)
             check_matmul_adv_layout(tables[t], types[k], 4096, 32, 5, W_RANDOM, X_SCALES, QLM_LAYOUT_R16);
 }
 

@@ -37,9 +37,10 @@ static void check_roundtrip(qlm_type type, int64_t n_in, int64_t n_out) {
 }
 
 Test(pack, roundtrip_is_exact) {
-    const qlm_type types[] = {QLM_TYPE_Q4_0, QLM_TYPE_Q4_1, QLM_TYPE_Q8_0, QLM_TYPE_Q5_0};
+    const qlm_type types[] = {QLM_TYPE_Q4_0, QLM_TYPE_Q4_1,   QLM_TYPE_Q8_0,
+                              QLM_TYPE_Q5_0, QLM_TYPE_IQ4_NL, QLM_TYPE_MXFP4};
     const int64_t ns[] = {32, 64, 160, 4096};
-    for (int t = 0; t < 4; t++)
+    for (int t = 0; t < 6; t++)
         for (int n = 0; n < 4; n++) {
             check_roundtrip(types[t], ns[n], 16);
             check_roundtrip(types[t], ns[n], 48);

@@ -2,6 +2,8 @@
  * SentencePiece library, llama.cpp's ids for the default model, and the API
  * contracts (sizes, NULLs, corrupt metadata, invalid UTF-8, streaming). */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,42 +52,71 @@ static void ids_to_line(const int32_t *ids, size_t n, char *line, size_t cap) {
     for (size_t i = 0; i < n && w + 16 < cap; i++) w += (size_t)snprintf(line + w, cap - w, " %d", ids[i]);
 }
 
-/* Checks every string of an .inp/.out pair; round_trip: detokenize must give
- * the input back. Returns the number of strings. */
-static int check_vectors(const qlm_tokenizer *t, const char *inp_path, bool round_trip) {
-    char out_path[1100];
-    snprintf(out_path, sizeof out_path, "%.1020s", inp_path);
-    memcpy(out_path + strlen(out_path) - 4, ".out", 4);
-    char *inp = tu_read_file(inp_path, NULL), *out = tu_read_file(out_path, NULL);
+/* One expected line of an .out file, normalised like ids_to_line (llama.cpp
+ * strips the line and splits it on spaces). */
+static void normalise_line(const char *o, char *line, size_t cap) {
+    static int32_t ids[MAX_IDS];
+    size_t n = 0;
+    char *end;
+    for (long v; n < MAX_IDS && (v = strtol(o, &end, 10), end != o); o = end) ids[n++] = (int32_t)v;
+    ids_to_line(ids, n, line, cap);
+}
+
+/* Checks every string of an .inp/.out pair as llama.cpp's test-tokenizer-0
+ * does: strings are separated by SEP (a last one without SEP after it
+ * counts too), tokenized with add_special and parse_special off, and
+ * compared id for id. round_trip: detokenize must also give the input back
+ * (llama.cpp only prints that). Returns the number of strings. */
+static int check_vectors_out(const qlm_tokenizer *t, const char *inp_path, const char *out_path,
+                             bool round_trip) {
+    size_t inp_len = 0;
+    char *inp = tu_read_file(inp_path, &inp_len), *out = tu_read_file(out_path, NULL);
     cr_assert(inp && out, "cannot read %s / %s", inp_path, out_path);
     static int32_t ids[MAX_IDS];
-    static char got[MAX_IDS * 8];
-    char *p = inp, *o = out;
-    int count = 0, failed = 0;
-    for (char *e; (e = strstr(p, SEP)) != NULL; p = e + strlen(SEP), count++) {
+    static char got[MAX_IDS * 8], exp[MAX_IDS * 8];
+    char *p = inp, *o = out, *end = inp + inp_len;
+    int count = 0, failed = 0, bad_trips = 0;
+    while (p < end) {
+        char *e = strstr(p, SEP);
+        if (!e) e = end; /* the last string, unterminated */
         *e = '\0';
         char *nl = strchr(o, '\n');
         cr_assert(nl, "%s: fewer lines than strings", out_path);
         *nl = '\0';
         size_t n = tokenize(t, p, strlen(p), ids, 0);
         ids_to_line(ids, n, got, sizeof got);
-        if (strcmp(got, o) != 0) {
+        normalise_line(o, exp, sizeof exp);
+        if (strcmp(got, exp) != 0) {
             failed++;
-            cr_log_error("%s #%d [%s]\n got:%s\n exp:%s", inp_path, count, p, got, o);
+            cr_log_error("%s #%d [%s]\n got:%s\n exp:%s", inp_path, count, p, got, exp);
         }
         if (round_trip) {
             size_t len;
             char *back = detok(t, ids, n, &len, 0);
-            cr_expect(len == strlen(p) && memcmp(back, p, len) == 0, "%s #%d: round trip [%s] -> [%.*s]",
-                      inp_path, count, p, (int)len, back);
+            bool same = len == strlen(p) && memcmp(back, p, len) == 0;
+            bad_trips += !same;
+            cr_expect(same, "%s #%d: round trip [%s] -> [%.*s]", inp_path, count, p, (int)len, back);
             free(back);
         }
         o = nl + 1;
+        count++;
+        p = e == end ? end : e + strlen(SEP);
     }
+    cr_expect_eq(*o, '\0', "%s: more lines than strings", out_path);
     cr_expect_eq(failed, 0, "%s: %d of %d strings differ", inp_path, failed, count);
+    cr_log_info("%s: %d/%d strings match llama.cpp; round trip: %s %d failures", out_path,
+                count - failed, count, round_trip ? "checked," : "not checked,", bad_trips);
     free(inp);
     free(out);
     return count;
+}
+
+/* The .out file beside FILE.inp. */
+static int check_vectors(const qlm_tokenizer *t, const char *inp_path, bool round_trip) {
+    char out_path[1100];
+    snprintf(out_path, sizeof out_path, "%.1020s", inp_path);
+    memcpy(out_path + strlen(out_path) - 4, ".out", 4);
+    return check_vectors_out(t, inp_path, out_path, round_trip);
 }
 
 static void check_vocab_fixture(const char *name) {
@@ -102,6 +133,243 @@ Test(tokenizer, fixture_gpt_2) { check_vocab_fixture("gpt-2"); }
 Test(tokenizer, fixture_deepseek_llm) { check_vocab_fixture("deepseek-llm"); }
 Test(tokenizer, fixture_starcoder) { check_vocab_fixture("starcoder"); }
 Test(tokenizer, fixture_falcon) { check_vocab_fixture("falcon"); }
+
+/* ------------------------------------- llama.cpp's own vocab fixtures */
+
+/* scripts/fetch-vocab.sh (run by make test / make asan) unpacks llama.cpp's
+ * models/ggml-vocab-*.gguf{,.inp,.out} from the llama-cpp-python 0.3.36
+ * source package into $QLM_VOCAB_DIR (default cache/vocab). These are newer
+ * than ../shared's copies (other strings, other ids) and cover every
+ * tokenizer kind and BPE pre-tokenizer llama.cpp ships a fixture for. */
+static const char *llama_vocab_dir(void) {
+    const char *p = getenv("QLM_VOCAB_DIR");
+    return p && *p ? p : "cache/vocab";
+}
+
+static qlm_tokenizer *load_llama_vocab(const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/ggml-vocab-%s.gguf", llama_vocab_dir(), name);
+    qlm_tokenizer *t = NULL;
+    qlm_status st = qlm_tokenizer_load(path, &t);
+    cr_assert_eq(st, QLM_OK, "%s: %s (make vocab fetches it)", path, qlm_tokenizer_last_error(t));
+    cr_assert_str_eq(tok_warning(t), "", "%s", path);
+    return t;
+}
+
+static void check_llama_fixture(const char *name, bool round_trip) {
+    qlm_tokenizer *t = load_llama_vocab(name);
+    char inp[1024];
+    snprintf(inp, sizeof inp, "%s/ggml-vocab-%s.gguf.inp", llama_vocab_dir(), name);
+    cr_assert_gt(check_vectors(t, inp, round_trip), 40);
+    qlm_tokenizer_free(t);
+}
+
+/* SentencePiece-style ("llama") vocabularies. */
+Test(tokenizer, llama_cpp_llama_spm) { check_llama_fixture("llama-spm", true); }
+Test(tokenizer, llama_cpp_phi_3) { check_llama_fixture("phi-3", true); }
+/* Byte-level BPE ("gpt2"), one per pre-tokenizer. */
+Test(tokenizer, llama_cpp_llama_bpe) { check_llama_fixture("llama-bpe", true); }
+Test(tokenizer, llama_cpp_qwen2) { check_llama_fixture("qwen2", true); }
+Test(tokenizer, llama_cpp_qwen35) { check_llama_fixture("qwen35", true); }
+Test(tokenizer, llama_cpp_command_r) { check_llama_fixture("command-r", true); }
+Test(tokenizer, llama_cpp_mpt) { check_llama_fixture("mpt", true); }
+Test(tokenizer, llama_cpp_refact) { check_llama_fixture("refact", true); }
+Test(tokenizer, llama_cpp_starcoder) { check_llama_fixture("starcoder", true); }
+Test(tokenizer, llama_cpp_deepseek_coder) { check_llama_fixture("deepseek-coder", true); }
+Test(tokenizer, llama_cpp_deepseek_llm) { check_llama_fixture("deepseek-llm", true); }
+Test(tokenizer, llama_cpp_falcon) { check_llama_fixture("falcon", true); }
+Test(tokenizer, llama_cpp_gpt_2) { check_llama_fixture("gpt-2", true); }
+/* Gemma 4 ("gemma4"): BPE merges over raw UTF-8 with U+2581 for spaces. */
+Test(tokenizer, llama_cpp_gemma_4) { check_llama_fixture("gemma-4", true); }
+
+/* More strings (combining marks, newline runs, digit runs, scripts, ...)
+ * with every vocabulary above and the three llama.cpp ships without
+ * .inp/.out (aquila and gpt-neox: "gpt2" without tokenizer.ggml.pre, i.e.
+ * the default pre-tokenizer; baichuan: SentencePiece-style): llama.cpp's ids
+ * from tests/gen/gen_llama_vocab_fixtures.py. */
+Test(tokenizer, llama_cpp_extra_strings) {
+    static const char *names[] = {"llama-spm", "phi-3", "baichuan", "llama-bpe", "qwen2", "qwen35",
+                                  "command-r", "mpt", "refact", "starcoder", "deepseek-coder",
+                                  "deepseek-llm", "falcon", "gpt-2", "aquila", "gpt-neox", "gemma-4"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        qlm_tokenizer *t = load_llama_vocab(names[k]);
+        char out[256];
+        snprintf(out, sizeof out, "tests/fixtures/tokenizer/llama-vocab/%s.out", names[k]);
+        const char *inp = "tests/fixtures/tokenizer/llama-vocab/extra.inp";
+        cr_assert_eq(check_vectors_out(t, inp, out, true), 23);
+        qlm_tokenizer_free(t);
+    }
+}
+
+/* Every tokenizer.ggml.pre name qlm knows, each proven against llama.cpp
+ * with a relabelled copy of a vocab file: the fixture strings of llama-bpe
+ * plus the extra ones above, and "Hello world" with the model's default
+ * BOS (tests/fixtures/tokenizer/llama-pre, gen_llama_vocab_fixtures.py).
+ * Keep in step with PRE_NAMES there. */
+static const char *const k_pre_names[] = {
+    "default",
+    "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2",
+    "jina-v5-nano",
+    "dbrx", "smaug-bpe", "chatglm-bpe", "glm4", "glm5",
+    "deepseek-llm", "deepseek-coder", "falcon",
+    "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b", "mellum2",
+    "gpt-2", "mpt", "olmo", "jais", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es",
+    "jina-v2-de", "a.x-4.0", "mellum", "modern-bert", "jina-v1-en", "jina-v2-code", "roberta-bpe",
+    "exaone4", "trillion", "granite-docling",
+    "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "stablelm2", "megrez", "hunyuan", "solar-open",
+    "grok-2",
+    "qwen35",
+    "deepseek-v3", "hunyuan-dense", "hy_v4", "joyai-llm", "spark2_5", "youtu", "jais-2", "gpt-4o",
+    "llama4", "kanana2", "talkie", "minimax-m2", "granite-embed-multi-97m", "tiny_aya",
+    "cohere2moe", "superbpe", "bailingmoe", "bailingmoe2", "llada-moe", "seed-coder", "ufakzeka",
+    "laguna", "exaone-moe", "minicpm5", "chameleon", "tekken",
+    "poro-chat", "bloom", "gpt3-finnish", "viking",
+    "gemma4", "granite-embed-multi-311m", "sarvam-moe",
+};
+#define N_PRE_NAMES (sizeof k_pre_names / sizeof *k_pre_names)
+
+/* buf (a GGUF file of *len bytes) with its string key/value `key` replaced
+ * by the string key/value (new_key, val): the splice the generator makes.
+ * A STRING value's bytes follow its key (u64 length, bytes), its type (u32)
+ * and its own length (u64). */
+static char *relabel(char *buf, size_t *len, const char *key, const char *new_key, const char *val) {
+    gguf_ctx *g = NULL;
+    qlm_errbuf e;
+    cr_assert_eq(gguf_open_memory(buf, *len, "vocab", &g, &e), QLM_OK, "%s", e.msg);
+    const gguf_value *v = gguf_find(g, key);
+    cr_assert(v && v->type == GGUF_VTYPE_STRING && v->raw, "%s", key);
+    size_t at = (size_t)((const char *)v->raw - buf), end = at + (size_t)v->len;
+    size_t start = at - 8 - 4 - strlen(key) - 8;
+    gguf_close(g);
+    size_t kl = strlen(new_key), vl = strlen(val), n = start + 8 + kl + 4 + 8 + vl + (*len - end);
+    char *o = malloc(n), *w = o;
+    cr_assert_not_null(o);
+    uint64_t kl64 = kl, vl64 = vl;
+    uint32_t type = GGUF_VTYPE_STRING;
+    memcpy(w, buf, start), w += start;
+    memcpy(w, &kl64, 8), w += 8; /* little-endian hosts only, as the reader */
+    memcpy(w, new_key, kl), w += kl;
+    memcpy(w, &type, 4), w += 4;
+    memcpy(w, &vl64, 8), w += 8;
+    memcpy(w, val, vl), w += vl;
+    memcpy(w, buf + end, *len - end);
+    free(buf);
+    *len = n;
+    return o;
+}
+
+static qlm_tokenizer *load_with_pre(const char *pre, bool spm_style) {
+    char path[1024];
+    const char *base = spm_style ? "gemma-4" : "llama-bpe";
+    snprintf(path, sizeof path, "%s/ggml-vocab-%s.gguf", llama_vocab_dir(), base);
+    size_t len = 0;
+    char *buf = tu_read_file(path, &len);
+    cr_assert_not_null(buf, "%s (make vocab fetches it)", path);
+    if (spm_style) { /* Gemma 4's vocabulary relabelled as a "gpt2" model with this pre name */
+        buf = relabel(buf, &len, "tokenizer.chat_template", "tokenizer.ggml.pre", pre);
+        buf = relabel(buf, &len, "tokenizer.ggml.model", "tokenizer.ggml.model", "gpt2");
+    } else {
+        buf = relabel(buf, &len, "tokenizer.ggml.pre", "tokenizer.ggml.pre", pre);
+    }
+    gguf_ctx *g = NULL;
+    qlm_errbuf e;
+    cr_assert_eq(gguf_open_memory(buf, len, pre, &g, &e), QLM_OK, "%s", e.msg);
+    qlm_tokenizer *t = NULL;
+    cr_assert_eq(tok_from_gguf(g, &t, &e), QLM_OK, "%s: %s", pre, e.msg);
+    gguf_close(g);
+    free(buf);
+    cr_assert_str_eq(tok_warning(t), "", "%s", pre);
+    return t;
+}
+
+ParameterizedTestParameters(tokenizer, llama_cpp_pre_name) {
+    static size_t idx[N_PRE_NAMES];
+    for (size_t i = 0; i < N_PRE_NAMES; i++) idx[i] = i;
+    return cr_make_param_array(size_t, idx, N_PRE_NAMES);
+}
+
+ParameterizedTest(size_t *i, tokenizer, llama_cpp_pre_name) {
+    const char *pre = k_pre_names[*i];
+    bool spm_style = !strcmp(pre, "gemma4") || !strcmp(pre, "granite-embed-multi-311m") ||
+                     !strcmp(pre, "sarvam-moe");
+    qlm_tokenizer *t = load_with_pre(pre, spm_style);
+    char out[256];
+    snprintf(out, sizeof out, "tests/fixtures/tokenizer/llama-pre/%s.out", pre);
+    cr_assert_gt(check_vectors_out(t, "tests/fixtures/tokenizer/llama-pre/pre.inp", out, true), 60);
+    /* The model's default BOS (add_special in llama.cpp). */
+    char *lines = tu_read_file("tests/fixtures/tokenizer/llama-pre/add_special.txt", NULL);
+    cr_assert_not_null(lines);
+    char exp[256] = "?", got[256];
+    size_t pl = strlen(pre);
+    for (char *l = lines; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+        if (!strncmp(l, pre, pl) && l[pl] == ' ') normalise_line(l + pl, exp, sizeof exp);
+    }
+    int32_t ids[16];
+    size_t n = tokenize(t, "Hello world", 11, ids, QLM_TOKENIZE_MODEL_DEFAULT_BOS);
+    ids_to_line(ids, n, got, sizeof got);
+    cr_expect_str_eq(got, exp, "%s: Hello world with the default BOS", pre);
+    free(lines);
+    qlm_tokenizer_free(t);
+}
+
+/* The generator wrote exactly the names above. */
+Test(tokenizer, llama_cpp_pre_names_match_fixtures) {
+    DIR *dir = opendir("tests/fixtures/tokenizer/llama-pre");
+    cr_assert_not_null(dir);
+    size_t n = 0;
+    for (struct dirent *de; (de = readdir(dir)) != NULL;) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 4, ".out")) continue;
+        bool known = false;
+        for (size_t i = 0; i < N_PRE_NAMES; i++)
+            known |= strlen(k_pre_names[i]) == l - 4 && !strncmp(de->d_name, k_pre_names[i], l - 4);
+        cr_expect(known, "%s: not in k_pre_names", de->d_name);
+        n++;
+    }
+    closedir(dir);
+    cr_assert_eq(n, N_PRE_NAMES);
+}
+
+/* Every fixture in the directory is one of the tests above or skipped on
+ * purpose, so a new llama.cpp fixture cannot go unnoticed. Skipped: the
+ * tokenizer kinds qlm does not implement, WordPiece ("bert": bert-bge) and
+ * Unigram ("t5": nomic-bert-moe, which has no .inp anyway); their files
+ * load with QLM_ERR_UNSUPPORTED naming the kind. */
+Test(tokenizer, llama_cpp_fixture_list_is_covered) {
+    static const char *tested[] = {"llama-spm", "phi-3", "llama-bpe", "qwen2", "qwen35", "command-r",
+                                   "mpt", "refact", "starcoder", "deepseek-coder", "deepseek-llm",
+                                   "falcon", "gpt-2", "gemma-4"};
+    static const char *skipped[] = {"bert-bge"};
+    DIR *dir = opendir(llama_vocab_dir());
+    cr_assert_not_null(dir, "%s: missing (make vocab fetches it)", llama_vocab_dir());
+    int seen = 0;
+    for (struct dirent *de; (de = readdir(dir)) != NULL;) {
+        char line[512];
+        snprintf(line, sizeof line, "%s", de->d_name);
+        size_t l = strlen(line), ls = strlen(".gguf.inp");
+        if (strncmp(line, "ggml-vocab-", 11) != 0 || l < 11 + ls || strcmp(line + l - ls, ".gguf.inp"))
+            continue;
+        line[l - ls] = '\0';
+        const char *name = line + 11;
+        bool known = false;
+        for (size_t i = 0; i < sizeof tested / sizeof *tested; i++) known |= !strcmp(name, tested[i]);
+        for (size_t i = 0; i < sizeof skipped / sizeof *skipped; i++) known |= !strcmp(name, skipped[i]);
+        cr_expect(known, "llama.cpp fixture %s has no test", name);
+        seen++;
+    }
+    closedir(dir);
+    cr_assert_eq(seen, 15, "%s: expected 15 fixtures (make vocab fetches them)", llama_vocab_dir());
+    const char *unsupported[][2] = {{"bert-bge", "bert"}, {"nomic-bert-moe", "t5"}};
+    for (size_t i = 0; i < 2; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/ggml-vocab-%s.gguf", llama_vocab_dir(), unsupported[i][0]);
+        qlm_tokenizer *t = NULL;
+        cr_expect_eq(qlm_tokenizer_load(path, &t), QLM_ERR_UNSUPPORTED, "%s", path);
+        const char *msg = qlm_tokenizer_last_error(t);
+        cr_expect(strstr(msg, unsupported[i][1]), "%s", msg);
+        qlm_tokenizer_free(t);
+    }
+}
 
 /* Gemma 3's SentencePiece vocabulary (262144 pieces, no space prefix), as
  * stored in the real model file, against llama.cpp's ids for the shared
@@ -454,6 +722,53 @@ Test(tokenizer, synthetic_longest_special_first_and_merges) {
     cr_assert_eq(ids[3], 'x');
     cr_assert_eq(qlm_token_bos(t), -1);
     cr_assert_str_eq(tok_warning(t), "");
+    qlm_tokenizer_free(t);
+}
+
+/* A Gemma 4 style vocabulary ("gemma4": BPE over UTF-8 with U+2581 for
+ * spaces) small enough to pin each rule of llama.cpp's code down: runs of
+ * newlines that are tokens are taken whole (no merge builds "\n\n\n" here),
+ * merges run over characters, characters without a token fall back to
+ * <0xXX> tokens, and add_bos_token = false is overridden. */
+Test(tokenizer, synthetic_gemma4_rules) {
+    static char texts[300][8];
+    const char *ptr[300];
+    int32_t types[300];
+    int n = 0;
+    const char *head[] = {"<pad>", "<eos>", "<bos>"};
+    for (int i = 0; i < 3; i++) strcpy(texts[n], head[i]), types[n++] = 3;
+    for (int b = 0; b < 256; b++) snprintf(texts[n], 8, "<0x%02X>", b), types[n++] = 6;
+    const char *words[] = {"\n", "\n\n\n", "\xe2\x96\x81", "a", "\xe2\x96\x81" "a"}; /* ids 259.. */
+    for (int i = 0; i < 5; i++) strcpy(texts[n], words[i]), types[n++] = 1;
+    for (int i = 0; i < n; i++) ptr[i] = texts[i];
+    const char *merges[] = {"\xe2\x96\x81 a"};
+    gguf_writer *w = gguf_writer_new();
+    cr_assert_not_null(w);
+    gguf_writer_set_str(w, "tokenizer.ggml.model", "gemma4");
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", ptr, (uint64_t)n);
+    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VTYPE_INT32, types, (uint64_t)n);
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+    gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 2);
+    gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", false);
+    qlm_tokenizer *t = NULL;
+    cr_assert_eq(load_writer(w, &t), QLM_OK, "%s", qlm_tokenizer_last_error(t));
+    cr_assert_str_eq(tok_warning(t), "");
+    int32_t ids[32];
+    cr_assert_eq(tokenize(t, "\n\n\n", 3, ids, 0), 1);
+    cr_assert_eq(ids[0], 260, "a newline run that is a token is taken whole");
+    cr_assert_eq(tokenize(t, "\n\n", 2, ids, 0), 2);
+    cr_assert(ids[0] == 259 && ids[1] == 259);
+    const char *text = " a a\n\n\n\xc3\xa9";
+    size_t nt = tokenize(t, text, strlen(text), ids, 0);
+    int32_t expect[] = {263, 263, 260, 3 + 0xC3, 3 + 0xA9};
+    cr_assert_eq(nt, 5);
+    cr_assert_arr_eq(ids, expect, sizeof expect);
+    size_t len;
+    char *back = detok(t, ids, nt, &len, 0);
+    cr_assert(len == strlen(text) && memcmp(back, text, len) == 0, "[%.*s]", (int)len, back);
+    free(back);
+    cr_assert_eq(tokenize(t, "a", 1, ids, QLM_TOKENIZE_MODEL_DEFAULT_BOS), 2);
+    cr_assert_eq(ids[0], 2, "add_bos_token = false is overridden for gemma4, as in llama.cpp");
     qlm_tokenizer_free(t);
 }
 

@@ -5,7 +5,11 @@
  * symbol per byte and the adjacent pair with the lowest merge rank is
  * merged until no ranked pair is left. Tokens are looked up by their raw
  * bytes (the vocabulary's GPT-2 byte-to-unicode text is decoded once at
- * load), so no per-call re-encoding is needed. */
+ * load), so no per-call re-encoding is needed.
+ *
+ * Gemma 4 style vocabularies (v->escape_spaces) are BPE over UTF-8 text:
+ * spaces become U+2581 first, words start as one symbol per character, and
+ * a symbol that is no token comes out as <0xXX> byte tokens. */
 #include <string.h>
 
 #include "merge_heap.h"
@@ -56,13 +60,24 @@ static void emit_symbol(const bpe_state *st, const merge_sym *sy, tok_ids *out) 
     }
 }
 
-static void merge_word(bpe_state *st, size_t len, tok_ids *out) {
+/* One symbol per byte, or per UTF-8 character (an invalid byte alone) for
+ * escape_spaces vocabularies. Returns the number of symbols. */
+static int32_t init_symbols(bpe_state *st, size_t len) {
     const tok_vocab *v = st->v;
-    int32_t n = (int32_t)len;
-    for (int32_t i = 0; i < n; i++) {
-        st->sym[i] = (merge_sym){i - 1, i + 1 < n ? i + 1 : -1, (size_t)i, 1,
-                                 v->byte_tok[(unsigned char)st->s[i]]};
+    int32_t n = 0;
+    for (size_t i = 0, k; i < len; i += k, n++) {
+        uint32_t cp;
+        k = v->escape_spaces ? tok_utf8_decode((const unsigned char *)st->s + i, len - i, &cp) : 1;
+        if (k == 0) k = 1;
+        int32_t id = k == 1 && !v->escape_spaces ? v->byte_tok[(unsigned char)st->s[i]]
+                                                 : tok_strmap_find(&v->raw_map, &v->raw, st->s + i, k);
+        st->sym[n] = (merge_sym){n - 1, i + k < len ? n + 1 : -1, i, k, id};
     }
+    return n;
+}
+
+static void merge_word(bpe_state *st, size_t len, tok_ids *out) {
+    int32_t n = init_symbols(st, len);
     st->heap.n = 0;
     for (int32_t i = 1; i < n; i++) try_pair(st, i - 1, i);
     while (st->heap.n > 0 && !st->heap.oom) {
@@ -72,7 +87,7 @@ static void merge_word(bpe_state *st, size_t len, tok_ids *out) {
         l->n += r->n;
         r->n = 0;
         l->next = r->next;
-        l->id = tok_strmap_find(&v->raw_map, &v->raw, st->s + l->off, l->n);
+        l->id = tok_strmap_find(&st->v->raw_map, &st->v->raw, st->s + l->off, l->n);
         if (r->next >= 0) st->sym[r->next].prev = c.left;
         try_pair(st, l->prev, c.left);
         try_pair(st, c.left, l->next);
@@ -81,10 +96,25 @@ static void merge_word(bpe_state *st, size_t len, tok_ids *out) {
     for (int32_t i = 0; i >= 0; i = st->sym[i].next) emit_symbol(st, &st->sym[i], out);
 }
 
+static bool only_newlines(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '\n') return false;
+    }
+    return true;
+}
+
 void tok_bpe_encode(const qlm_tokenizer *t, const char *text, size_t len, tok_ids *out) {
     const tok_vocab *v = &t->v;
     size_t *b = NULL;
     bool oom = false;
+    char *escaped = NULL;
+    if (v->escape_spaces) {
+        if (!(escaped = tok_escape_spaces(text, len, false, &len))) {
+            out->oom = true;
+            return;
+        }
+        text = escaped;
+    }
     size_t n_words = tok_pretok_split(&t->pre, text, len, &b, &oom);
     size_t max_len = 0;
     for (size_t w = 0; w < n_words; w++) {
@@ -100,8 +130,9 @@ void tok_bpe_encode(const qlm_tokenizer *t, const char *text, size_t len, tok_id
         const char *word = text + b[w];
         size_t wl = b[w + 1] - b[w];
         if (wl == 0) continue;
-        if (v->ignore_merges) {
-            /* Llama 3 style: a word that is a token is taken whole. */
+        /* Llama 3 style: a word that is a token is taken whole; Gemma 4
+         * does so for runs of newlines (merges would split them). */
+        if (v->ignore_merges || (v->escape_spaces && only_newlines(word, wl))) {
             int32_t id = tok_strmap_find(&v->raw_map, &v->raw, word, wl);
             if (id >= 0) {
                 tok_ids_push(out, id);
@@ -114,4 +145,5 @@ void tok_bpe_encode(const qlm_tokenizer *t, const char *text, size_t len, tok_id
     free(st.heap.v);
     free(st.sym);
     free(b);
+    free(escaped);
 }

@@ -168,7 +168,11 @@ static qlm_status read_texts(tok_vocab *v, const gguf_value *toks, bool bpe, qlm
             if (!tmp) { st = QLM_ERR_NOMEM; break; }
         }
         bool ok = tok_blob_push(&v->text, s, len);
-        if (bpe) {
+        if (bpe && v->escape_spaces) {
+            /* Raw UTF-8 BPE: merges and lookups use the text itself, and
+             * tokens render as in SentencePiece. */
+            ok = ok && tok_blob_push(&v->raw, s, len) && tok_push_spm_piece(v, i, s, len, tmp);
+        } else if (bpe) {
             size_t rn = 0;
             bool mapped = bpe_decode_text(s, len, tmp, &rn);
             skip[i] = !mapped;
@@ -207,11 +211,17 @@ static qlm_status read_merges(tok_vocab *v, const gguf_ctx *g, qlm_errbuf *err) 
         const char *sp = memchr(s + 1, ' ', len - 1); /* like find(' ', 1) */
         if (!sp) continue;
         size_t la = (size_t)(sp - s), lb = len - la - 1;
-        size_t ra, rb;
-        if (la > sizeof buf / 2 || lb > sizeof buf / 2) continue;
-        if (!bpe_decode_text(s, la, buf, &ra) || !bpe_decode_text(sp + 1, lb, buf + ra, &rb)) continue;
-        int32_t a = tok_strmap_find(&v->raw_map, &v->raw, buf, ra);
-        int32_t b = tok_strmap_find(&v->raw_map, &v->raw, buf + ra, rb);
+        int32_t a, b;
+        if (v->escape_spaces) {
+            a = tok_strmap_find(&v->raw_map, &v->raw, s, la);
+            b = tok_strmap_find(&v->raw_map, &v->raw, sp + 1, lb);
+        } else {
+            size_t ra, rb;
+            if (la > sizeof buf / 2 || lb > sizeof buf / 2) continue;
+            if (!bpe_decode_text(s, la, buf, &ra) || !bpe_decode_text(sp + 1, lb, buf + ra, &rb)) continue;
+            a = tok_strmap_find(&v->raw_map, &v->raw, buf, ra);
+            b = tok_strmap_find(&v->raw_map, &v->raw, buf + ra, rb);
+        }
         if (a >= 0 && b >= 0) tok_pairmap_put(&v->merges, a, b, (int32_t)r);
     }
     return QLM_OK;
@@ -229,7 +239,7 @@ static void read_special_id(qlm_tokenizer *t, const gguf_ctx *g, const char *key
     *id = (int32_t)u;
 }
 
-static void read_flags_and_ids(qlm_tokenizer *t, const gguf_ctx *g) {
+static void read_flags_and_ids(qlm_tokenizer *t, const gguf_ctx *g, bool force_bos) {
     tok_vocab *v = &t->v;
     bool spm = t->kind == TOK_KIND_SPM;
     v->bos = spm ? 1 : -1;
@@ -250,6 +260,7 @@ static void read_flags_and_ids(qlm_tokenizer *t, const gguf_ctx *g) {
     if (gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b)) v->add_bos = b;
     if (gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &b)) v->add_eos = b;
     if (gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &b)) v->add_space_prefix = b;
+    if (force_bos) v->add_bos = true;
     if (v->bos < 0) v->add_bos = false;
     if (v->eos < 0) v->add_eos = false;
 }
@@ -275,8 +286,8 @@ static qlm_status read_model_kind(qlm_tokenizer *t, const gguf_ctx *g) {
         return qlm_err(&t->err, QLM_ERR_FORMAT, "tokenizer.ggml.model: missing or not a string");
     if (len == 5 && memcmp(model, "llama", 5) == 0) {
         t->kind = TOK_KIND_SPM;
-    } else if (len == 4 && memcmp(model, "gpt2", 4) == 0) {
-        t->kind = TOK_KIND_BPE;
+    } else if ((len == 4 && memcmp(model, "gpt2", 4) == 0) || (len == 6 && memcmp(model, "gemma4", 6) == 0)) {
+        t->kind = TOK_KIND_BPE; /* gemma4: BPE whose pre-tokenizer is always "gemma4" */
     } else {
         return qlm_err(&t->err, QLM_ERR_UNSUPPORTED, "tokenizer.ggml.model '%.*s' is not supported",
                        (int)(len > 64 ? 64 : len), model);
@@ -284,15 +295,18 @@ static qlm_status read_model_kind(qlm_tokenizer *t, const gguf_ctx *g) {
     return QLM_OK;
 }
 
-static qlm_status init_pretok(qlm_tokenizer *t, const gguf_ctx *g) {
-    const char *pre = "";
-    size_t len = 0;
+static qlm_status init_pretok(qlm_tokenizer *t, const gguf_ctx *g, tok_pretok_opts *po) {
+    const char *pre = "", *model = "";
+    size_t len = 0, mlen = 0;
     gguf_get_str(g, "tokenizer.ggml.pre", &pre, &len);
-    bool known = true, add_bos = false;
-    qlm_status st = tok_pretok_init(&t->pre, pre, len, &known, &t->v.ignore_merges, &add_bos, &t->err);
+    gguf_get_str(g, "tokenizer.ggml.model", &model, &mlen);
+    if (mlen == 6 && memcmp(model, "gemma4", 6) == 0) pre = "gemma4", len = 6; /* as llama.cpp */
+    qlm_status st = tok_pretok_init(&t->pre, pre, len, po, &t->err);
     if (st != QLM_OK) return st;
-    t->v.add_bos = add_bos; /* llama3-style defaults; the add_bos_token key overrides */
-    if (!known)
+    t->v.ignore_merges = po->ignore_merges;
+    t->v.escape_spaces = po->escape_spaces;
+    t->v.add_bos = po->add_bos; /* llama3-style defaults; the add_bos_token key overrides */
+    if (!po->known)
         add_warning(t, "unknown tokenizer.ggml.pre '%.*s': using the default pre-tokenizer",
                     (int)(len > 64 ? 64 : len), pre);
     return QLM_OK;
@@ -309,10 +323,12 @@ qlm_status tok_vocab_from_gguf(qlm_tokenizer *t, const gguf_ctx *g) {
                        (unsigned long long)toks->len);
     t->v.n = (int32_t)toks->len;
     if ((st = read_scores_types(&t->v, g, &t->err)) != QLM_OK) return st;
+    /* The pre-tokenizer first: it decides how texts and merges are read. */
+    tok_pretok_opts po = {0};
+    if (bpe && (st = init_pretok(t, g, &po)) != QLM_OK) return st;
     if ((st = read_texts(&t->v, toks, bpe, &t->err)) != QLM_OK) return st;
     if (bpe && (st = read_merges(&t->v, g, &t->err)) != QLM_OK) return st;
-    if (bpe && (st = init_pretok(t, g)) != QLM_OK) return st;
-    read_flags_and_ids(t, g);
-    find_byte_tokens(&t->v, bpe);
+    read_flags_and_ids(t, g, po.force_bos);
+    find_byte_tokens(&t->v, bpe && !t->v.escape_spaces);
     return tok_vocab_finish(&t->v, &t->err);
 }

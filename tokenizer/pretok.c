@@ -19,23 +19,56 @@
 #define RE_LLAMA3 RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 /* Qwen2: like Llama 3 but single digits. */
 #define RE_QWEN2 RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+/* Qwen 3.5: Qwen2 with combining marks (\p{M}) kept inside words. */
+#define RE_QWEN35                                                                                  \
+    RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}"                                 \
+                    "| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+/* Gemma 4 style (SentencePiece-like BPE): spaces are already U+2581, so
+ * words are only cut between newline runs and the rest. */
+#define RE_NEWLINES "[^\\n]+|[\\n]+"
+/* Whitespace at the end of most lists: runs not followed by a non-space, then any. */
+#define RE_WS_TAIL "|\\s+(?!\\S)|\\s+"
+/* CJK ideographs, hiragana and katakana. */
+#define RE_CJK_KANA "[\xe4\xb8\x80-\xe9\xbe\xa5\xe3\x81\x80-\xe3\x82\x9f\xe3\x82\xa0-\xe3\x83\xbf]+"
+/* DeepSeek V3 style: one ASCII punctuation mark glued to the letters after it. */
+#define RE_PUNCT_WORD                                                                              \
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
+/* Words of "upper then lower" letters, then of "upper (then lower)", each
+ * with an optional contraction (suffix); L is the letter class (as above,
+ * llama.cpp reads upper and lower case classes as any letter). */
+#define RE_CASED_WORDS(L, q)                                                                       \
+    "[^\\r\\n\\p{L}\\p{N}]?[" L "]*[" L "]+" RE_CONTRACTIONS q                                     \
+    "|[^\\r\\n\\p{L}\\p{N}]?[" L "]+[" L "]*" RE_CONTRACTIONS q
+/* GPT-4o style case split spelled with lookaheads: a letter that is not
+ * a-z counts as upper case, one that is not A-Z as lower case. */
+#define RE_UPPER_LOWER(L, suffix)                                                                  \
+    "[^\\r\\n\\p{L}\\p{N}]?((?=[" L "])([^a-z]))*((?=[" L "])([^A-Z]))+" suffix                     \
+    "|[^\\r\\n\\p{L}\\p{N}]?((?=[" L "])([^a-z]))+((?=[" L "])([^A-Z]))*" suffix
 #define RE_CJK "[\xe4\xb8\x80-\xe9\xbe\xa5\xe0\xa0\x80-\xe4\xb8\x80\xea\xb0\x80-\xed\x9f\xbf]+"
+
+/* pretok_def.flags: llama.cpp's per-type settings (see tok_pretok_opts). */
+enum {
+    PRE_IGNORE_MERGES = 1u << 0, /* a word that is a whole token skips merging */
+    PRE_ADD_BOS = 1u << 1,       /* add_bos_token defaults to true */
+    PRE_FORCE_BOS = 1u << 2,     /* add_bos_token is always true (Gemma 4 workaround) */
+    PRE_ESCAPE_SPACES = 1u << 3  /* raw UTF-8 BPE, U+2581 for spaces (tok_vocab) */
+};
 
 typedef struct pretok_def {
     const char *names; /* '|'-separated tokenizer.ggml.pre values */
-    bool ignore_merges;  /* a word that is a whole token skips merging */
-    bool add_bos;        /* default of add_bos_token for this family */
+    unsigned flags;
     const char *re[6];
 } pretok_def;
 
 /* Row 0 is the default ("default", missing or unknown names). */
 static const pretok_def k_pretoks[] = {
-    {"default", false, false,
+    {"default", 0,
      {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
-    {"llama3|llama-v3|llama-bpe|falcon3|falcon-h1|pixtral|midm-2.0|lfm2", true, true, {RE_LLAMA3}},
-    {"dbrx|smaug-bpe|chatglm-bpe", false, false, {RE_LLAMA3}},
-    {"glm4|glm5", true, false, {RE_LLAMA3}},
-    {"deepseek-llm", false, false,
+    {"llama3|llama-v3|llama-bpe|falcon3|falcon-h1|pixtral|midm-2.0|lfm2|jina-v5-nano",
+     PRE_IGNORE_MERGES | PRE_ADD_BOS, {RE_LLAMA3}},
+    {"dbrx|smaug-bpe|chatglm-bpe", 0, {RE_LLAMA3}},
+    {"glm4|glm5", PRE_IGNORE_MERGES, {RE_LLAMA3}},
+    {"deepseek-llm", 0,
      {"[\r\n]",
       "\\s?[A-Za-z\xc2\xb5\xc3\x80-\xc3\x96\xc3\x98-\xc3\xb6\xc3\xb8-\xc6\xba\xc6\xbc-\xc6\xbf"
       "\xc7\x84-\xca\x93\xca\x95-\xca\xaf\xcd\xb0-\xcd\xb3\xcd\xb6\xcd\xb7\xcd\xbb-\xcd\xbd"
@@ -61,18 +94,75 @@ static const pretok_def k_pretoks[] = {
       "\\s?[!-/:-~\xef\xbc\x81-\xef\xbc\x8f\xef\xbc\x9a-\xef\xbd\x9e\xe2\x80\x98-\xe2\x80\x9f"
       "\xe3\x80\x80-\xe3\x80\x82]+",
       "\\s+$", RE_CJK, "\\p{N}+"}},
-    {"deepseek-coder", false, false,
+    {"deepseek-coder", 0,
      {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_CJK, "\\p{N}"}},
-    {"falcon", false, false, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}},
-    {"starcoder|refact|command-r|smollm|codeshell|exaone|minerva-7b", false, false,
+    {"falcon", 0, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}},
+    {"starcoder|refact|command-r|smollm|codeshell|exaone|minerva-7b|mellum2", 0,
      {"\\p{N}", RE_GPT2}},
     {"gpt-2|mpt|olmo|jais|phi-2|jina-es|jina-de|gigachat|jina-v2-es|jina-v2-de|a.x-4.0|mellum"
      "|modern-bert|jina-v1-en|jina-v2-code|roberta-bpe|exaone4|trillion|granite-docling",
-     false, false, {RE_GPT2}},
-    {"qwen2|deepseek-r1-qwen|kormo|f2llmv2|stablelm2|megrez|hunyuan|solar-open|viking",
-     false, false, {RE_QWEN2}},
-    {"poro-chat|bloom|gpt3-finnish", false, false,
+     0, {RE_GPT2}},
+    {"qwen2|deepseek-r1-qwen|kormo|f2llmv2|stablelm2|megrez|hunyuan|solar-open|grok-2",
+     0, {RE_QWEN2}},
+    {"qwen35", 0, {RE_QWEN35}},
+    {"gemma4|granite-embed-multi-311m", PRE_FORCE_BOS | PRE_ESCAPE_SPACES, {RE_NEWLINES}},
+    {"sarvam-moe", PRE_ESCAPE_SPACES, {RE_NEWLINES}},
+    /* The rows below are llama.cpp's regexes as its std::regex fallback
+     * reads them: \p{Lu}, \p{Ll}, \p{Lt}, \p{Lm} and \p{Lo} all stand for
+     * \p{L} there (it matches on letter/number/... classes only), \d is
+     * ASCII, and tiny_aya's digit regex is replaced by code that cuts every
+     * \p{N} run into groups of three from the right. */
+    {"deepseek-v3|hunyuan-dense|hy_v4|joyai-llm", 0,
+     {"\\p{N}{1,3}", RE_CJK_KANA, RE_PUNCT_WORD " ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+" RE_WS_TAIL}},
+    {"spark2_5", 0,
+     {"\\p{N}{1,3}", RE_CJK_KANA, RE_PUNCT_WORD " ?[\\p{P}\\p{S}]+|[\r\n]" RE_WS_TAIL, "\\p{N}"}},
+    {"youtu", PRE_IGNORE_MERGES,
+     {"[\xea\xb0\x80-\xed\x9e\xa3\xe3\x84\xb1-\xe3\x86\x8e]+" /* Hangul, jamo */
+      "|[\xef\xbc\x81\xe2\x80\xa6\xe2\x80\x9c\xe2\x80\x9d\xe2\x80\x98\xe2\x80\x99\xe2\x80\x94\xef\xbc\x9a"
+      "\xef\xbc\x9b\xef\xbc\x8c\xe3\x80\x81-\xe3\x80\xbf\xef\xb8\xb0-\xef\xb9\x8f]+" /* CJK punctuation */
+      "|[\xe3\x84\x85-\xe3\x84\xaf]+|" RE_CJK_KANA,
+      RE_CASED_WORDS("\\p{L}\\p{M}", "?") "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+"
+      RE_WS_TAIL}},
+    {"jais-2", 0,
+     {RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+      "|\\s*[\\r\\n]+|\\s{512}(?!\\S)|\\s{256}(?!\\S)|\\s{128}(?!\\S)|\\s{64}(?!\\S)|\\s{32}(?!\\S)"
+      "|\\s{16}(?!\\S)|\\s{8}(?!\\S)|\\s{4}(?!\\S)|\\s{1,2}(?!\\S)|\\s{1}"}},
+    {"gpt-4o|llama4|kanana2|talkie|minimax-m2", 0,
+     {RE_UPPER_LOWER("\\p{L}", RE_CONTRACTIONS "?") "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*"
+      "|\\s*[\\r\\n]+" RE_WS_TAIL}},
+    {"granite-embed-multi-97m", PRE_IGNORE_MERGES,
+     {RE_UPPER_LOWER("\\p{L}\\p{M}", RE_CONTRACTIONS "?") "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*"
+      "|\\s*[\\r\\n]+" RE_WS_TAIL}},
+    {"tiny_aya|cohere2moe", 0,
+     {"\\p{N}{1,3}(?=(?:\\p{N}{3})*(?!\\p{N}))",
+      RE_CASED_WORDS("\\p{L}\\p{M}", "?") "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+"
+      RE_WS_TAIL}},
+    {"superbpe", 0, {"\\p{N}+", "(?=([0-9]{3})+(?![0-9]))"}},
+    {"bailingmoe|bailingmoe2|llada-moe", 0,
+     {"'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
+      "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]" RE_WS_TAIL}},
+    {"seed-coder", 0,
+     {RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1}| ?[^\\s\\p{L}\\p{N}\\r\\n]+|\\s*[\\r\\n]+"
+      RE_WS_TAIL}},
+    {"ufakzeka", 0,
+     {"[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+" RE_WS_TAIL}},
+    {"laguna", 0, {RE_NEWLINES, RE_QWEN2}},
+    {"exaone-moe", 0,
+     {RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?(?:\\p{L}\\p{M}*(?: \\p{L}\\p{M}*)*)+|\\p{N}"
+      "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]?|\\s*[\\r\\n]" RE_WS_TAIL}},
+    {"minicpm5", PRE_IGNORE_MERGES,
+     {"\\p{N}{1,3}", RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+                     "|\\s*[\\r\\n]+" RE_WS_TAIL}},
+    {"chameleon", PRE_ADD_BOS,
+     {"<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\\t\\n]|    |  )", "\\p{N}",
+      "[\\p{P}!-/:-@\\[-`{-~]", RE_GPT2}},
+    {"tekken", PRE_IGNORE_MERGES | PRE_ADD_BOS,
+     {RE_UPPER_LOWER("\\p{L}", "") "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+" RE_WS_TAIL}},
+    {"poro-chat|bloom|gpt3-finnish", 0,
      {" ?[^(\\s|.,!?\xe2\x80\xa6\xe3\x80\x82\xef\xbc\x8c\xe3\x80\x81\xe0\xa5\xa4\xdb\x94\xd8\x8c)]+"}},
+    {"viking", 0,
+     {" ?[^(\\s|.,!?\xe2\x80\xa6\xe3\x80\x82\xef\xbc\x8c\xe3\x80\x81\xe0\xa5\xa4\xdb\x94\xd8\x8c)]+",
+      "\\p{N}"}},
 };
 
 static bool name_in_list(const char *list, const char *s, size_t len) {
@@ -86,20 +176,20 @@ static bool name_in_list(const char *list, const char *s, size_t len) {
     return false;
 }
 
-qlm_status tok_pretok_init(tok_pretok *p, const char *pre, size_t pre_len, bool *known,
-                           bool *ignore_merges, bool *add_bos, qlm_errbuf *err) {
+qlm_status tok_pretok_init(tok_pretok *p, const char *pre, size_t pre_len, tok_pretok_opts *opts,
+                           qlm_errbuf *err) {
     memset(p, 0, sizeof *p);
     size_t n_defs = sizeof k_pretoks / sizeof *k_pretoks, row = 0;
-    *known = pre_len == 0; /* missing: the default, as llama.cpp (it only warns) */
-    for (size_t i = 0; i < n_defs && !*known; i++) {
+    bool known = pre_len == 0; /* missing: the default, as llama.cpp (it only warns) */
+    for (size_t i = 0; i < n_defs && !known; i++) {
         if (name_in_list(k_pretoks[i].names, pre, pre_len)) {
             row = i;
-            *known = true;
+            known = true;
         }
     }
     const pretok_def *d = &k_pretoks[row];
-    *ignore_merges = d->ignore_merges;
-    *add_bos = d->add_bos;
+    *opts = (tok_pretok_opts){known, (d->flags & PRE_IGNORE_MERGES) != 0, (d->flags & PRE_ADD_BOS) != 0,
+                              (d->flags & PRE_FORCE_BOS) != 0, (d->flags & PRE_ESCAPE_SPACES) != 0};
     for (int i = 0; i < 6 && d->re[i]; i++) {
         int ec;
         PCRE2_SIZE eo;
@@ -189,27 +279,32 @@ static void bounds_push(bounds *b, size_t x) {
 }
 
 /* Splits the piece [a, b) (code points) with one regex, appending the end
- * of every resulting piece to out. */
+ * of every resulting piece to out. An empty match (a lookahead such as
+ * superbpe's) cuts the piece where it stands, as in llama.cpp; then a
+ * non-empty match is tried at the same place before stepping on. */
 static void split_piece(const subject *sj, const pcre2_code *re, bool jit, size_t a, size_t b,
                         pcre2_match_data *md, bounds *out) {
     const char *base = sj->s + sj->cp_subj[a];
     size_t blen = sj->cp_subj[b] - sj->cp_subj[a], pos = 0, last = 0;
+    bool after_empty = false;
     while (pos < blen) {
-        uint32_t opt = PCRE2_NO_UTF_CHECK;
+        uint32_t opt = PCRE2_NO_UTF_CHECK | (after_empty ? PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED : 0);
         int rc = pcre2_match(re, (PCRE2_SPTR)base, blen, pos, opt, md, NULL);
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT && jit)
             rc = pcre2_match(re, (PCRE2_SPTR)base, blen, pos, opt | PCRE2_NO_JIT, md, NULL);
+        if (rc < 0 && after_empty) { /* nothing non-empty here: step one code point on */
+            size_t cp = sj->byte_cp[sj->cp_subj[a] + pos];
+            pos = sj->cp_subj[cp + 1] - sj->cp_subj[a];
+            after_empty = false;
+            continue;
+        }
         if (rc < 0) break; /* no match (or a match limit): the rest is one piece */
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t ms = ov[0], me = ov[1];
-        if (me <= ms) { /* empty match: step one code point on */
-            size_t cp = sj->byte_cp[sj->cp_subj[a] + ms];
-            pos = sj->cp_subj[cp + 1] - sj->cp_subj[a];
-            continue;
-        }
         if (ms > last) bounds_push(out, sj->byte_cp[sj->cp_subj[a] + ms]);
-        bounds_push(out, sj->byte_cp[sj->cp_subj[a] + me]);
-        last = pos = me;
+        if (me > ms) bounds_push(out, sj->byte_cp[sj->cp_subj[a] + me]);
+        after_empty = me <= ms;
+        last = pos = me > ms ? me : ms;
     }
     if (last < blen) bounds_push(out, b);
 }

@@ -27,7 +27,7 @@ static void try_pair(spm_state *st, int32_t l, int32_t r) {
 }
 
 /* U+2581 for every space, after an optional leading one. */
-static char *escape_spaces(const char *text, size_t len, bool add_prefix, size_t *out_len) {
+char *tok_escape_spaces(const char *text, size_t len, bool add_prefix, size_t *out_len) {
     size_t n_sp = add_prefix ? 1 : 0;
     for (size_t i = 0; i < len; i++) n_sp += text[i] == ' ';
     char *e = malloc(len + 2 * n_sp + 1);
@@ -73,7 +73,7 @@ static void emit_symbol(const spm_state *st, const merge_sym *sy, tok_ids *out) 
 void tok_spm_encode(const tok_vocab *v, const char *text, size_t len, bool add_prefix,
                     tok_ids *out) {
     size_t elen = 0;
-    char *e = escape_spaces(text, len, add_prefix, &elen);
+    char *e = tok_escape_spaces(text, len, add_prefix, &elen);
     spm_state st = {v, e, NULL, {0}};
     if (e && elen > 0) st.sym = malloc(elen * sizeof *st.sym);
     if (!e || (elen > 0 && !st.sym)) {

@@ -67,6 +67,9 @@ typedef struct tok_vocab {
     int32_t byte_tok[256]; /* id of each byte's token (<0xXX> or byte char); -1 none */
     int32_t bos, eos, eot, eom, unk, pad;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
+    /* BPE over the raw UTF-8 token texts instead of GPT-2's byte alphabet,
+     * with U+2581 for spaces and <0xXX> byte tokens (Gemma 4's "gemma4"). */
+    bool escape_spaces;
 } tok_vocab;
 
 struct pcre2_real_code_8;
@@ -140,6 +143,9 @@ qlm_status tok_vocab_from_gguf(qlm_tokenizer *t, const gguf_ctx *g);
 /* ------------------------------------------------------------ encoders */
 
 /* Each appends the ids of one run of plain text. */
+/* The text with U+2581 for every space (and one in front if add_prefix);
+ * malloc'd, NULL on OOM. */
+char *tok_escape_spaces(const char *text, size_t len, bool add_prefix, size_t *out_len);
 void tok_spm_encode(const tok_vocab *v, const char *text, size_t len, bool add_prefix,
                     tok_ids *out);
 void tok_bpe_encode(const qlm_tokenizer *t, const char *text, size_t len, tok_ids *out);
@@ -147,10 +153,21 @@ void tok_bpe_encode(const qlm_tokenizer *t, const char *text, size_t len, tok_id
 uint32_t tok_bpe_byte_to_cp(uint8_t b);
 int tok_bpe_cp_to_byte(uint32_t cp); /* -1 if cp is not in the map */
 
-/* pretok.c: compiles the regex list for a tokenizer.ggml.pre name. Unknown
- * names fall back to the default list and set *known = false. */
-qlm_status tok_pretok_init(tok_pretok *p, const char *pre, size_t pre_len, bool *known,
-                           bool *ignore_merges, bool *add_bos, qlm_errbuf *err);
+/* What a tokenizer.ggml.pre name implies besides its regexes (llama.cpp's
+ * flags for that pre type). */
+typedef struct tok_pretok_opts {
+    bool known;         /* false: an unknown name, the default list is used */
+    bool ignore_merges; /* a word that is a whole token skips merging */
+    bool add_bos;       /* default of add_bos_token */
+    bool force_bos;     /* add_bos_token = false is overridden (Gemma 4) */
+    bool escape_spaces; /* see tok_vocab */
+} tok_pretok_opts;
+
+/* pretok.c: compiles the regex list for a tokenizer.ggml.pre name (empty:
+ * the default list, as llama.cpp). Unknown names fall back to the default
+ * list with opts->known = false. */
+qlm_status tok_pretok_init(tok_pretok *p, const char *pre, size_t pre_len, tok_pretok_opts *opts,
+                           qlm_errbuf *err);
 void tok_pretok_free(tok_pretok *p);
 /* Splits text into words: word i is text[bounds[i] .. bounds[i+1]). Returns
  * the number of words; *bounds is malloc'd (NULL and 0 on OOM with *oom set). */

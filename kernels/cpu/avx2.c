@@ -527,7 +527,10 @@ static const qlm_cpu_kernels kernels = {
                  [QLM_TYPE_BF16] = qlm_quantize_bf16_avx2},
     .gemm_r16 = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_avx2,
                  [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_avx2,
-                 [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_avx2},
+                 [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_avx2,
+                 [QLM_TYPE_Q5_0] = qlm_gemm_r16_q5_0_avx2,
+                 [QLM_TYPE_IQ4_NL] = qlm_gemm_r16_iq4_nl_avx2,
+                 [QLM_TYPE_MXFP4] = qlm_gemm_r16_mxfp4_avx2},
     .quantize_act8 = quantize_act8_avx2,
 };
 
@@ -535,7 +538,7 @@ QLM_CPU_MATMUL_ENTRY_POINTS(avx2, kernels)
 
 const qlm_ops qlm_ops_avx2 = {
     .name = "avx2",
-    .r16_types = QLM_R16_TYPES,
+    .r16_types = QLM_R16_TYPES_SIMD,
     .matmul = matmul_avx2,
     .matmul_n = matmul_n_avx2,
     .rmsnorm = qlm_cpu_rmsnorm_ref,

@@ -10,9 +10,12 @@
  *
  * vpdpbusd multiplies unsigned by signed bytes: Q4 nibbles are unsigned as
  * stored, and so are Q5_0's q = nibble | fifth bit << 4 (value q - 16); Q8_0
- * weights get +128 (xor 0x80). The offset is taken back exactly
+ * weights get +128 (xor 0x80), and the table formats (IQ4_NL, MXFP4) look
+ * their nibbles up (vpshufb) in their kvalues table + 128 (1..241 and
+ * 116..140: unsigned bytes). The offset is taken back exactly
  * in integers: isum = dot(u, a) - offset * sum(a), sum(a) precomputed per
- * activation block. Then per block acc += (float)isum * (dw * da) (+ mw * s
+ * activation block; vpdpbusd does not saturate and |isum| < 32 * 255 * 128.
+ * Then per block acc += (float)isum * (dw * da) (+ mw * s
  * for Q4_1), with separate multiplies and adds in the reference's order, so
  * results equal qlm_gemm_r16_*_ref bit for bit. */
 #include <immintrin.h>
@@ -20,7 +23,7 @@
 
 #include "kernels.h"
 
-enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0, KIND_Q5_0 };
+enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0, KIND_Q5_0, KIND_IQ4_NL, KIND_MXFP4 };
 #define TILE 8
 
 static inline __m512i bcast4(const int8_t *p) {
@@ -31,6 +34,30 @@ static inline __m512i bcast4(const int8_t *p) {
 
 static inline __m512 load_f16x16(const uint8_t *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+/* MXFP4's 16 row scales 2^(e - 128) from their E8M0 bytes, built as float
+ * bits exactly as qlm_e8m0_half: subnormal 0x00200000 << e for e < 2, else
+ * the exponent field e - 1. */
+static inline __m512 load_e8m0_half16(const uint8_t *p) {
+    const __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+    const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+    const __m512i tiny = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+    const __mmask16 small = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(2));
+    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(small, normal, tiny));
+}
+
+/* The 16 rows' block scales dw (header field 0). */
+static inline __m512 row_scales(int kind, const uint8_t *w) {
+    return kind == KIND_MXFP4 ? load_e8m0_half16(w) : load_f16x16(w);
+}
+
+/* A table format's kvalues + 128, as unsigned bytes in every 128-bit lane
+ * (vpshufb looks up within lanes). */
+static inline __m512i lut_u8(int kind) {
+    const int8_t *k = kind == KIND_IQ4_NL ? qlm_kvalues_iq4nl : qlm_kvalues_mxfp4;
+    const __m512i t = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)k));
+    return _mm512_xor_si512(t, _mm512_set1_epi8((char)0x80));
 }
 
 /* Q5_0's fifth bits of 4 consecutive values, one row per lane: the low 4
@@ -70,6 +97,10 @@ static inline void decode(int kind, const uint8_t *qs, __m512i u[8]) {
         u[c] = _mm512_and_si512(v, m4);
         u[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
     }
+    if (kind == KIND_IQ4_NL || kind == KIND_MXFP4) {
+        const __m512i t = lut_u8(kind);
+        for (int c = 0; c < 8; c++) u[c] = _mm512_shuffle_epi8(t, u[c]);
+    }
 }
 
 /* Activation offset of chunk c (see decode). */
@@ -77,9 +108,10 @@ static inline int chunk_at(int kind, int c) { return kind == KIND_Q8_0 ? 4 * c :
 
 static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb, const char *act, size_t act_stride,
                         float *y, int64_t ldy) {
-    const size_t header = kind == KIND_Q4_1 ? 4 : 2, quants = kind == KIND_Q8_0 ? 32 : kind == KIND_Q5_0 ? 20 : 16;
+    const size_t header = kind == KIND_Q4_1 ? 4 : kind == KIND_MXFP4 ? 1 : 2;
+    const size_t quants = kind == KIND_Q8_0 ? 32 : kind == KIND_Q5_0 ? 20 : 16;
     const size_t block = (header + quants) * QLM_PACK_ROWS;
-    const int offset = kind == KIND_Q4_0 ? 8 : kind == KIND_Q8_0 ? 128 : kind == KIND_Q5_0 ? 16 : 0;
+    const int offset = kind == KIND_Q4_0 ? 8 : kind == KIND_Q5_0 ? 16 : kind == KIND_Q4_1 ? 0 : 128;
     const int64_t n_in = nb * 32;
     qlm_act8 a[TILE];
     __m512 acc[TILE];
@@ -88,7 +120,7 @@ static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb
         acc[j] = _mm512_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++, w += block) {
-        const __m512 dw = load_f16x16(w);
+        const __m512 dw = row_scales(kind, w);
         __m512i u[8];
         decode(kind, w + header * QLM_PACK_ROWS, u);
         QLM_UNROLL_TILE
@@ -138,4 +170,14 @@ void qlm_gemm_r16_q8_0_avx512(const void *w, int64_t nb, const void *act, size_t
 void qlm_gemm_r16_q5_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                               float *y, int64_t ldy) {
     gemm(KIND_Q5_0, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_iq4_nl_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                                float *y, int64_t ldy) {
+    gemm(KIND_IQ4_NL, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_mxfp4_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                               float *y, int64_t ldy) {
+    gemm(KIND_MXFP4, w, nb, act, act_stride, n_tok, y, ldy);
 }

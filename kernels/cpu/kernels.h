@@ -229,9 +229,20 @@ QLM_Q5_KERNELS(avx2)
 QLM_Q5_KERNELS(avx512)
 QLM_Q5_KERNELS(neon)
 QLM_Q5_KERNELS(neon_dot)
-/* Q5_0 in the R16 layout (avx512_r16.c; the AVX-512 table's r16_types). */
+/* Q5_0, IQ4_NL and MXFP4 in the R16 layout (avx512_r16.c, avx2_r16.c; the
+ * NEON tiles are in neon.c). */
 void qlm_gemm_r16_q5_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                               float *y, int64_t ldy);
+void qlm_gemm_r16_iq4_nl_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                                float *y, int64_t ldy);
+void qlm_gemm_r16_mxfp4_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                               float *y, int64_t ldy);
+void qlm_gemm_r16_q5_0_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                            float *y, int64_t ldy);
+void qlm_gemm_r16_iq4_nl_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
+void qlm_gemm_r16_mxfp4_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                             float *y, int64_t ldy);
 
 /* Q2_K, Q3_K, IQ4_XS, TQ1_0, TQ2_0 x Q8_K row kernels, no dot4 (avx2_kquants_low.c,
  * avx512_kquants_low.c, neon_kquants_low.c; neon_dotprod_kquants_low.c

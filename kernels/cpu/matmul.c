@@ -31,7 +31,9 @@ static matmul_plan plan_for(const qlm_cpu_kernels *k, const qlm_tensor *w, int64
         static const qlm_gemm_r16_fn refs[QLM_TYPE_COUNT] = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_ref,
                                                              [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_ref,
                                                              [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_ref,
-                                                             [QLM_TYPE_Q5_0] = qlm_gemm_r16_q5_0_ref};
+                                                             [QLM_TYPE_Q5_0] = qlm_gemm_r16_q5_0_ref,
+                                                             [QLM_TYPE_IQ4_NL] = qlm_gemm_r16_iq4_nl_ref,
+                                                             [QLM_TYPE_MXFP4] = qlm_gemm_r16_mxfp4_ref};
         p.gemm = k->gemm_r16[w->type] ? k->gemm_r16[w->type] : refs[w->type];
         p.quantize = k->quantize_act8 ? k->quantize_act8 : qlm_act8_quantize_ref;
         p.act_row = qlm_act8_row_size(n_in);

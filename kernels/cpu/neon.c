@@ -282,13 +282,14 @@ QLM_CPU_Q8_QUANTIZERS(neon, q8_block)
  * order.
  *
  * Q4_1 nibbles (0..15) are valid int8 as they are, Q8_0 weights are int8
- * already and Q4_0's are nibble - 8, so the integer dots are exactly the
- * reference's isum. Then per block, in the reference's order and with
- * separate multiplies and adds (a fused multiply-add would round once
+ * already, Q4_0's are nibble - 8, Q5_0's (nibble | fifth bit << 4) - 16 and
+ * the table formats' (IQ4_NL, MXFP4) their kvalues looked up by TBL, so
+ * the integer dots are exactly the reference's isum. Then per block, in
+ * the reference's order and with separate multiplies and adds (a fused multiply-add would round once
  * less), acc += (float)isum * (dw * da), then for Q4_1 acc += mw * s: the
  * results are qlm_gemm_r16_*_ref's bit for bit. */
 
-enum { R16_Q4_0, R16_Q4_1, R16_Q8_0 };
+enum { R16_Q4_0, R16_Q4_1, R16_Q8_0, R16_Q5_0, R16_IQ4_NL, R16_MXFP4 };
 #define R16_TILE 8
 #define R16_BATCH 16
 /* The chunk loops unroll fully too: a weight array indexed by a loop
@@ -304,9 +305,33 @@ enum { R16_Q4_0, R16_Q4_1, R16_Q8_0 };
     dot16(acc, w, vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), lane)))
 #endif
 
-static inline size_t r16_header(int kind) { return kind == R16_Q4_1 ? 4 : 2; }
+static inline size_t r16_header(int kind) { return kind == R16_Q4_1 ? 4 : kind == R16_MXFP4 ? 1 : 2; }
 static inline size_t r16_block_bytes(int kind) {
-    return (r16_header(kind) + (kind == R16_Q8_0 ? 32 : 16)) * QLM_PACK_ROWS;
+    return (r16_header(kind) + (kind == R16_Q8_0 ? 32 : kind == R16_Q5_0 ? 20 : 16)) * QLM_PACK_ROWS;
+}
+
+/* Quad q's 4 block scales dw: fp16 d, or MXFP4's 2^(e - 128) built as
+ * float bits exactly as qlm_e8m0_half (subnormal 0x00200000 << e for
+ * e < 2, else the exponent field e - 1). */
+static inline float32x4_t r16_quad_scale(int kind, const uint8_t *blk, int q) {
+    if (kind != R16_MXFP4) return load4_h(blk, 4 * q);
+    /* 8 bytes loaded, 4 used: the block's quants follow its 16 e bytes */
+    const uint32x4_t e = vmovl_u16(vget_low_u16(vmovl_u8(vld1_u8(blk + 4 * q))));
+    const uint32x4_t normal = vshlq_n_u32(vsubq_u32(e, vdupq_n_u32(1)), 23);
+    const uint32x4_t tiny = vshlq_u32(vdupq_n_u32(0x00200000), vreinterpretq_s32_u32(e));
+    return vreinterpretq_f32_u32(vbslq_u32(vcltq_u32(e, vdupq_n_u32(2)), tiny, normal));
+}
+
+/* Q5_0: the 16 subtracted from the chunk's nibbles where the fifth bit is
+ * clear. Chunk c's values 4c + k (c < 4; 16 + 4 (c - 4) + k otherwise) have
+ * their fifth bits in byte b = c / 2 (2 + (c - 4) / 2) of each row's qh, bit
+ * 4 (c % 2) + k: that byte copied to the row's 4 bytes (TBL), bit tested. */
+static inline int8x16_t r16_q5_minus(uint8x16_t qh, int c) {
+    static const uint8_t lanes[16] = {0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12};
+    const int b = c < 4 ? c / 2 : 2 + (c - 4) / 2;
+    const uint8x16_t rep = vqtbl1q_u8(qh, vaddq_u8(vld1q_u8(lanes), vdupq_n_u8((uint8_t)b)));
+    const uint8x16_t bits = vreinterpretq_u8_u32(vdupq_n_u32(c % 2 ? 0x80402010u : 0x08040201u));
+    return vreinterpretq_s8_u8(vbicq_u8(vdupq_n_u8(16), vtstq_u8(rep, bits)));
 }
 
 /* The 8 weight vectors of quad q in a block's quant bytes: w[c] pairs with
@@ -321,12 +346,24 @@ static inline void r16_quad_weights(int kind, const uint8_t *qs, int q, int8x16_
             w[c] = vld1q_s8((const int8_t *)qs + 64 * c + 16 * q);
         return;
     }
+    const uint8_t *q4 = kind == R16_Q5_0 ? qs + 64 : qs; /* Q5_0: after qh */
     const int8x16_t offset = vdupq_n_s8(kind == R16_Q4_0 ? 8 : 0);
     UNROLL_CHUNKS
     for (int c = 0; c < 4; c++) {
-        const uint8x16_t v = vld1q_u8(qs + 64 * c + 16 * q);
+        const uint8x16_t v = vld1q_u8(q4 + 64 * c + 16 * q);
         w[c] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f))), offset);
         w[c + 4] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), offset);
+    }
+    if (kind == R16_Q5_0) {
+        const uint8x16_t qh = vld1q_u8(qs + 16 * q);
+        UNROLL_CHUNKS
+        for (int c = 0; c < 8; c++)
+            w[c] = vsubq_s8(w[c], r16_q5_minus(qh, c));
+    } else if (kind == R16_IQ4_NL || kind == R16_MXFP4) {
+        const int8x16_t t = vld1q_s8(kind == R16_IQ4_NL ? qlm_kvalues_iq4nl : qlm_kvalues_mxfp4);
+        UNROLL_CHUNKS
+        for (int c = 0; c < 8; c++)
+            w[c] = vqtbl1q_s8(t, vreinterpretq_u8_s8(w[c]));
     }
 }
 
@@ -354,7 +391,7 @@ static QLM_ALWAYS_INLINE void r16_quad_blocks(int kind, int T, const uint8_t *w,
         s[j] = acc[j];
     for (int64_t b = b0; b < b1; b++) {
         const uint8_t *blk = w + b * block;
-        const float32x4_t dw = load4_h(blk, 4 * q);
+        const float32x4_t dw = r16_quad_scale(kind, blk, q);
         const float32x4_t mw = kind == R16_Q4_1 ? load4_h(blk + 2 * QLM_PACK_ROWS, 4 * q) : dw;
         int8x16_t wq[8];
         r16_quad_weights(kind, blk + header * QLM_PACK_ROWS, q, wq);
@@ -422,6 +459,21 @@ static void gemm_r16_q8_0_neon(const void *w, int64_t nb, const void *act, size_
     r16_gemm(R16_Q8_0, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
+static void gemm_r16_q5_0_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                               float *y, int64_t ldy) {
+    r16_gemm(R16_Q5_0, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+static void gemm_r16_iq4_nl_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                                 float *y, int64_t ldy) {
+    r16_gemm(R16_IQ4_NL, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+static void gemm_r16_mxfp4_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                                float *y, int64_t ldy) {
+    r16_gemm(R16_MXFP4, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
 /* ------------------------------------------------------------------ table */
 
 static const qlm_cpu_kernels kernels = {
@@ -454,7 +506,10 @@ static const qlm_cpu_kernels kernels = {
                  [QLM_TYPE_Q8_K] = QLM_NEON_FN(qlm_quantize_q8_k)},
     .gemm_r16 = {[QLM_TYPE_Q4_0] = gemm_r16_q4_0_neon,
                  [QLM_TYPE_Q4_1] = gemm_r16_q4_1_neon,
-                 [QLM_TYPE_Q8_0] = gemm_r16_q8_0_neon},
+                 [QLM_TYPE_Q8_0] = gemm_r16_q8_0_neon,
+                 [QLM_TYPE_Q5_0] = gemm_r16_q5_0_neon,
+                 [QLM_TYPE_IQ4_NL] = gemm_r16_iq4_nl_neon,
+                 [QLM_TYPE_MXFP4] = gemm_r16_mxfp4_neon},
     .quantize_act8 = quantize_act8_neon,
 };
 
@@ -463,7 +518,7 @@ QLM_CPU_MATMUL_ENTRY_POINTS(neon, kernels)
 /* Non-matmul ops are the reference ones until NEON versions exist. */
 const qlm_ops QLM_NEON_OPS = {
     .name = QLM_NEON_NAME,
-    .r16_types = QLM_R16_TYPES,
+    .r16_types = QLM_R16_TYPES_SIMD,
     .matmul = matmul_neon,
     .matmul_n = matmul_n_neon,
     .rmsnorm = qlm_cpu_rmsnorm_ref,

@@ -4,18 +4,21 @@
 
 #include "pack.h"
 
-/* Per-type shape of a block: header bytes (fp16 fields) then quant bytes. */
+/* Per-type shape of a block: header bytes (scale fields of field bytes
+ * each: fp16, or MXFP4's one E8M0 byte) then quant bytes. */
 typedef struct block_shape {
-    size_t header, quants;
+    size_t header, quants, field;
 } block_shape;
 
 static int shape_of(qlm_type t, block_shape *s) {
     switch (t) {
-    case QLM_TYPE_Q4_0: *s = (block_shape){2, QLM_QK4_0 / 2}; return 1;
-    case QLM_TYPE_Q4_1: *s = (block_shape){4, QLM_QK4_1 / 2}; return 1;
-    case QLM_TYPE_Q8_0: *s = (block_shape){2, QLM_QK8_0}; return 1;
+    case QLM_TYPE_Q4_0: *s = (block_shape){2, QLM_QK4_0 / 2, 2}; return 1;
+    case QLM_TYPE_Q4_1: *s = (block_shape){4, QLM_QK4_1 / 2, 2}; return 1;
+    case QLM_TYPE_Q8_0: *s = (block_shape){2, QLM_QK8_0, 2}; return 1;
     /* Q5_0's qh (4 bytes) packs as its first quant chunk, qs as the next 4 */
-    case QLM_TYPE_Q5_0: *s = (block_shape){2, 4 + QLM_QK5_0 / 2}; return 1;
+    case QLM_TYPE_Q5_0: *s = (block_shape){2, 4 + QLM_QK5_0 / 2, 2}; return 1;
+    case QLM_TYPE_IQ4_NL: *s = (block_shape){2, QLM_QK4_NL / 2, 2}; return 1;
+    case QLM_TYPE_MXFP4: *s = (block_shape){1, QLM_QK_MXFP4 / 2, 1}; return 1;
     default: return 0;
     }
 }
@@ -28,7 +31,8 @@ int qlm_pack_supported(qlm_type type, int64_t n_rows) {
 /* Block b of row r (0..15) <-> its packed place, byte by byte: header field
  * bytes go to field-major slots, quant bytes to 4-byte lanes of 16 rows. */
 static size_t packed_offset(const block_shape *s, int r, size_t byte) {
-    if (byte < s->header) return (byte / 2) * 2 * QLM_PACK_ROWS + (size_t)r * 2 + byte % 2;
+    if (byte < s->header)
+        return (byte / s->field) * s->field * QLM_PACK_ROWS + (size_t)r * s->field + byte % s->field;
     const size_t q = byte - s->header;
     return s->header * QLM_PACK_ROWS + (q / 4) * 4 * QLM_PACK_ROWS + (size_t)r * 4 + q % 4;
 }
@@ -130,34 +134,53 @@ static int q5_0_value(const uint8_t *qs, int r, int j) {
     return (q4_value(qs + 4 * QLM_PACK_ROWS, r, j) | ((qh[j / 8] >> (j % 8)) & 1) << 4) - 16;
 }
 
-/* One generic loop: kind 0 = Q4_0, 1 = Q4_1, 2 = Q8_0, 3 = Q5_0. Each
- * block's values are decoded once for all tokens; y holds the running sums,
- * so each output is 0, then + block 0's term, + block 1's, ... */
+enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0, KIND_Q5_0, KIND_IQ4_NL, KIND_MXFP4 };
+
+/* Weight value j (0..31) of row r as an integer, by kind. */
+static int value_of(int kind, const uint8_t *qs, int r, int j) {
+    switch (kind) {
+    case KIND_Q8_0: return q8_value(qs, r, j);
+    case KIND_Q5_0: return q5_0_value(qs, r, j);
+    case KIND_IQ4_NL: return qlm_kvalues_iq4nl[q4_value(qs, r, j)];
+    case KIND_MXFP4: return qlm_kvalues_mxfp4[q4_value(qs, r, j)];
+    default: return q4_value(qs, r, j) - (kind == KIND_Q4_0 ? 8 : 0);
+    }
+}
+
+/* Row r's block scale: fp16 d, or MXFP4's 2^(e - 128) (types.h: the
+ * row-major reference's scale, exact for every e). */
+static float scale_of(int kind, const uint8_t *blk, int r) {
+    return kind == KIND_MXFP4 ? qlm_e8m0_half(blk[r]) : f16_at(blk, r);
+}
+
+/* One generic loop over the kinds above. Each block's values are decoded
+ * once for all tokens; y holds the running sums, so each output is 0, then
+ * + block 0's term, + block 1's, ... */
 static void gemm_r16_ref(int kind, const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                          float *y, int64_t ldy) {
-    const size_t header = kind == 1 ? 4 : 2, quants = kind == 2 ? 32 : kind == 3 ? 20 : 16;
-    const size_t bb = (header + quants) * QLM_PACK_ROWS;
+    static const qlm_type types[] = {QLM_TYPE_Q4_0, QLM_TYPE_Q4_1,   QLM_TYPE_Q8_0,
+                                     QLM_TYPE_Q5_0, QLM_TYPE_IQ4_NL, QLM_TYPE_MXFP4};
+    block_shape s;
+    shape_of(types[kind], &s);
+    const size_t bb = (s.header + s.quants) * QLM_PACK_ROWS;
     const int64_t n_in = nb * 32;
     for (int64_t t = 0; t < n_tok; t++)
         for (int r = 0; r < QLM_PACK_ROWS; r++) y[t * ldy + r] = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)w + b * bb, *qs = blk + header * QLM_PACK_ROWS;
+        const uint8_t *blk = (const uint8_t *)w + b * bb, *qs = blk + s.header * QLM_PACK_ROWS;
         int vals[QLM_PACK_ROWS][32];
         for (int r = 0; r < QLM_PACK_ROWS; r++)
-            for (int j = 0; j < 32; j++)
-                vals[r][j] = kind == 2   ? q8_value(qs, r, j)
-                             : kind == 3 ? q5_0_value(qs, r, j)
-                                         : q4_value(qs, r, j) - (kind == 0 ? 8 : 0);
+            for (int j = 0; j < 32; j++) vals[r][j] = value_of(kind, qs, r, j);
         for (int64_t t = 0; t < n_tok; t++) {
             const qlm_act8 a = qlm_act8_view((const char *)act + t * act_stride, n_in);
             const int8_t *aq = a.q + b * 32;
             for (int r = 0; r < QLM_PACK_ROWS; r++) {
                 int32_t isum = 0;
                 for (int j = 0; j < 32; j++) isum += vals[r][j] * aq[j];
-                const float dd = f16_at(blk, r) * a.d[b];
+                const float dd = scale_of(kind, blk, r) * a.d[b];
                 float acc = y[t * ldy + r];
                 acc += (float)isum * dd;
-                if (kind == 1) acc += f16_at(blk + 2 * QLM_PACK_ROWS, r) * a.s[b];
+                if (kind == KIND_Q4_1) acc += f16_at(blk + 2 * QLM_PACK_ROWS, r) * a.s[b];
                 y[t * ldy + r] = acc;
             }
         }
@@ -166,20 +189,30 @@ static void gemm_r16_ref(int kind, const void *w, int64_t nb, const void *act, s
 
 void qlm_gemm_r16_q4_0_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
                            int64_t ldy) {
-    gemm_r16_ref(0, w, nb, act, act_stride, n_tok, y, ldy);
+    gemm_r16_ref(KIND_Q4_0, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
 void qlm_gemm_r16_q4_1_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
                            int64_t ldy) {
-    gemm_r16_ref(1, w, nb, act, act_stride, n_tok, y, ldy);
+    gemm_r16_ref(KIND_Q4_1, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
 void qlm_gemm_r16_q8_0_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
                            int64_t ldy) {
-    gemm_r16_ref(2, w, nb, act, act_stride, n_tok, y, ldy);
+    gemm_r16_ref(KIND_Q8_0, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
 void qlm_gemm_r16_q5_0_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
                            int64_t ldy) {
-    gemm_r16_ref(3, w, nb, act, act_stride, n_tok, y, ldy);
+    gemm_r16_ref(KIND_Q5_0, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_iq4_nl_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                             int64_t ldy) {
+    gemm_r16_ref(KIND_IQ4_NL, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_mxfp4_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                            int64_t ldy) {
+    gemm_r16_ref(KIND_MXFP4, w, nb, act, act_stride, n_tok, y, ldy);
 }

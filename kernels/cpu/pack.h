@@ -9,7 +9,7 @@
  * (g * n_blocks + b) * 16 * block_bytes:
  *
  *   scale fields  for each 2-byte header field f (d; then m for Q4_1):
- *                 16 x uint16, row 0 first
+ *                 16 x uint16, row 0 first (MXFP4's 1-byte e: 16 x uint8)
  *   quant bytes   for each 4-byte chunk c of the block's quants:
  *                 16 x 4 bytes, row r's qs[4c .. 4c+3] at 4 r
  *
@@ -27,8 +27,14 @@
 #include "tensor.h"
 
 #define QLM_PACK_ROWS 16
-/* The types R16 exists for, as an ops.r16_types mask. */
+/* ops.r16_types masks. Every table packs Q4_0, Q4_1 and Q8_0; the SIMD
+ * tables (AVX2, AVX-512, NEON) also Q5_0, IQ4_NL and MXFP4, whose x86 tiles
+ * decode 3x faster than the row kernels (bench --kernels; NEON's tiles are
+ * its Q4_0 tile plus a TBL a chunk, untimed on hardware), while the scalar
+ * packed reference is slower than the scalar rows for them. */
 #define QLM_R16_TYPES ((1ull << QLM_TYPE_Q4_0) | (1ull << QLM_TYPE_Q4_1) | (1ull << QLM_TYPE_Q8_0))
+#define QLM_R16_TYPES_SIMD \
+    (QLM_R16_TYPES | (1ull << QLM_TYPE_Q5_0) | (1ull << QLM_TYPE_IQ4_NL) | (1ull << QLM_TYPE_MXFP4))
 
 /* Whether qlm_pack_tensor can pack a tensor of this type and row count. */
 int qlm_pack_supported(qlm_type type, int64_t n_rows);
@@ -100,5 +106,12 @@ void qlm_gemm_r16_q8_0_ref(const void *w, int64_t n_blocks, const void *act, siz
  * 32 fifth bits), then qs as chunks 1-4 (Q4's nibble order); weights q - 16. */
 void qlm_gemm_r16_q5_0_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
                            float *y, int64_t ldy);
+/* IQ4_NL (2-byte d) and MXFP4 (1-byte e, so its quant chunks start 16
+ * bytes into the block): Q4's chunks, weights kvalues[nibble]; MXFP4's dw
+ * is qlm_e8m0_half(e), the row-major reference's scale. */
+void qlm_gemm_r16_iq4_nl_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                             float *y, int64_t ldy);
+void qlm_gemm_r16_mxfp4_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                            float *y, int64_t ldy);
 
 #endif

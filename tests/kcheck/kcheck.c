@@ -126,9 +126,12 @@ typedef struct mm_data {
  * large one (2^96: with |kvalue| <= 12, ordinary activations and 32-value
  * blocks, far from float overflow in any summation order, which e = 255's
  * 2^127 would not be), the two whose scales are float subnormals (2^-128,
- * 2^-127: the product with d_y may round), a zero block, an untouched one. */
+ * 2^-127: the product with d_y may round), a zero block, an untouched one.
+ * A subnormal one first, so one-block rows (n_in 32) hold nothing else: in
+ * longer rows the 2^96 block swamps the subnormal blocks' terms, and a
+ * kernel that got their scale wrong would go unseen there. */
 static void mxfp4_edge(uint8_t *blk, int64_t b) {
-    static const uint8_t e_edge[4] = {224, 0, 1, 0};
+    static const uint8_t e_edge[4] = {1, 224, 0, 0};
     if (b % 5 == 4) return;
     blk[0] = e_edge[b % 5];
     if (b % 5 == 3) memset(blk + 1, 0, sizeof(qlm_block_mxfp4) - 1);
