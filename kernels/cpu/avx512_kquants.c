@@ -47,21 +47,22 @@ static inline int32_t k4_msum(const uint32_t *u, const int16_t *bsums) {
 /* Two 32-byte halves as one register: a in bytes 0-31, b in 32-63. */
 static inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
 
-/* isum and msum of one Q4_K (qh NULL) or Q5_K block: group g's 32 bytes
- * give sub-block 2g (low nibbles) and 2g + 1 (high), which multiply
- * activations 64g .. 64g + 63; Q5_K's fifth bits are bits 2g and 2g + 1 of
- * qh[0..31]. sc32 holds the 8 scales as int32 lanes; the permute puts
- * sc[2g] in lanes 0-7 and sc[2g + 1] in lanes 8-15. */
-static QLM_ALWAYS_INLINE void k4_isums(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
-                                       const qlm_block_q8_k *y, int32_t *isum, int32_t *msum) {
-    uint32_t u[4];
-    k4_unpack(scales, u);
-    *msum = k4_msum(u, y->bsums);
-    const __m512i sc32 = _mm512_cvtepu8_epi32(_mm_set_epi32(0, 0, (int)u[1], (int)u[0]));
+/* One Q4_K (qh NULL) or Q5_K block decoded once for every token that
+ * multiplies it: group g's 32 bytes give sub-block 2g (low nibbles) and
+ * 2g + 1 (high), which multiply activations 64g .. 64g + 63; Q5_K's fifth
+ * bits are bits 2g and 2g + 1 of qh[0..31]. sc[g] holds sc[2g] in lanes 0-7
+ * and sc[2g + 1] in lanes 8-15 (int32, high int16 zero). */
+typedef struct k4_block {
+    __m512i z[4], sc[4];
+    uint32_t u[4]; /* scales and minimums as bytes (k4_unpack) */
+} k4_block;
+
+static QLM_ALWAYS_INLINE void k4_decode(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, k4_block *k) {
+    k4_unpack(scales, k->u);
+    const __m512i sc32 = _mm512_cvtepu8_epi32(_mm_set_epi32(0, 0, (int)k->u[1], (int)k->u[0]));
     const __m512i m4 = _mm512_set1_epi8(0x0f), b16 = _mm512_set1_epi8(16);
     const __m256i hb = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
     const __m512i hz = join(hb, hb);
-    __m512i acc = _mm512_setzero_si512();
     for (int g = 0; g < 4; g++) {
         const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
         __m512i z = _mm512_and_si512(join(q, _mm256_srli_epi16(q, 4)), m4);
@@ -69,10 +70,18 @@ static QLM_ALWAYS_INLINE void k4_isums(const uint8_t *scales, const uint8_t *qs,
             const __m512i bit = join(_mm256_set1_epi8((char)(1 << 2 * g)), _mm256_set1_epi8((char)(1 << (2 * g + 1))));
             z = _mm512_mask_add_epi8(z, _mm512_test_epi8_mask(hz, bit), z, b16); /* bit 4 was clear: add = or */
         }
+        k->z[g] = z;
+        k->sc[g] = _mm512_permutexvar_epi32(join(_mm256_set1_epi32(2 * g), _mm256_set1_epi32(2 * g + 1)), sc32);
+    }
+}
+
+/* isum and msum of a decoded Q4_K/Q5_K block against one token's block. */
+static QLM_ALWAYS_INLINE void k4_isums(const k4_block *k, const qlm_block_q8_k *y, int32_t *isum, int32_t *msum) {
+    *msum = k4_msum(k->u, y->bsums);
+    __m512i acc = _mm512_setzero_si512();
+    for (int g = 0; g < 4; g++) {
         const __m512i a = _mm512_loadu_si512((const void *)(y->qs + 64 * g));
-        const __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z, a);
-        const __m512i idx = join(_mm256_set1_epi32(2 * g), _mm256_set1_epi32(2 * g + 1));
-        acc = _mm512_dpwssd_epi32(acc, dp, _mm512_permutexvar_epi32(idx, sc32));
+        acc = _mm512_dpwssd_epi32(acc, _mm512_dpbusd_epi32(_mm512_setzero_si512(), k->z[g], a), k->sc[g]);
     }
     *isum = hsum_i32_512(acc);
 }
@@ -87,35 +96,43 @@ static inline float k4_accumulate(float sum, uint16_t xd, uint16_t xdmin, float 
     return sum;
 }
 
-/* isum of one Q6_K block. Half h: ql[64h .. 64h + 63] hold values 128h + 0
- * .. 63 in their low nibbles and 128h + 64 .. 127 in their high ones; qh[32h
- * + l] the top 2 bits of values 128h + l, + 32, + 64, + 96 at bits 0, 2, 4,
- * 6. The scales (signed) as int32 lanes with the high int16 cleared, for
- * VPDPWSSD; the -32 offset is -32 sum_j sc[j] bsums[j], an int16 madd. */
-static QLM_ALWAYS_INLINE int32_t q6_isum(const qlm_block_q6_k *x, const qlm_block_q8_k *y) {
+/* One Q6_K block decoded once for every token. Half h: ql[64h .. 64h + 63]
+ * hold values 128h + 0 .. 63 in their low nibbles and 128h + 64 .. 127 in
+ * their high ones; qh[32h + l] the top 2 bits of values 128h + l, + 32,
+ * + 64, + 96 at bits 0, 2, 4, 6. The scales (signed) as int32 lanes with the
+ * high int16 cleared, for VPDPWSSD; the -32 offset is -32 sum_j sc[j]
+ * bsums[j], an int16 madd per token. */
+typedef struct q6_block {
+    __m512i z[4], sc[4]; /* z[2h] = values 128h + 0..63, z[2h + 1] = 128h + 64..127 */
+    __m256i sc16;        /* the 16 scales as int16 */
+} q6_block;
+
+static QLM_ALWAYS_INLINE void q6_decode(const qlm_block_q6_k *x, q6_block *k) {
     const __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
     const __m512i sc32 = _mm512_and_si512(_mm512_cvtepi8_epi32(sc8), _mm512_set1_epi32(0xffff));
-    const __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y->bsums));
     const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(3);
     const __m512i quarter = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    __m512i acc = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5)));
-    acc = _mm512_inserti64x4(acc, _mm256_setzero_si256(), 1);
+    k->sc16 = _mm256_cvtepi8_epi16(sc8);
     for (int h = 0; h < 2; h++) {
         const __m512i ql = _mm512_loadu_si512((const void *)(x->ql + 64 * h));
         const __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
         const __m512i h01 = _mm512_and_si512(join(qh, _mm256_srli_epi16(qh, 2)), m3);
         const __m512i h23 = _mm512_and_si512(join(_mm256_srli_epi16(qh, 4), _mm256_srli_epi16(qh, 6)), m3);
-        const __m512i z01 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(h01, 4));
-        const __m512i z23 =
-            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(h23, 4));
-        const __m512i a01 = _mm512_loadu_si512((const void *)(y->qs + 128 * h));
-        const __m512i a23 = _mm512_loadu_si512((const void *)(y->qs + 128 * h + 64));
-        const __m512i dp01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z01, a01);
-        const __m512i dp23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z23, a23);
-        const __m512i i01 = _mm512_add_epi32(quarter, _mm512_set1_epi32(8 * h));
-        const __m512i i23 = _mm512_add_epi32(quarter, _mm512_set1_epi32(8 * h + 4));
-        acc = _mm512_dpwssd_epi32(acc, dp01, _mm512_permutexvar_epi32(i01, sc32));
-        acc = _mm512_dpwssd_epi32(acc, dp23, _mm512_permutexvar_epi32(i23, sc32));
+        k->z[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(h01, 4));
+        k->z[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(h23, 4));
+        k->sc[2 * h] = _mm512_permutexvar_epi32(_mm512_add_epi32(quarter, _mm512_set1_epi32(8 * h)), sc32);
+        k->sc[2 * h + 1] = _mm512_permutexvar_epi32(_mm512_add_epi32(quarter, _mm512_set1_epi32(8 * h + 4)), sc32);
+    }
+}
+
+/* isum of a decoded Q6_K block against one token's block. */
+static QLM_ALWAYS_INLINE int32_t q6_isum(const q6_block *k, const qlm_block_q8_k *y) {
+    const __m256i off = _mm256_madd_epi16(k->sc16, _mm256_loadu_si256((const __m256i *)y->bsums));
+    __m512i acc = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5)));
+    acc = _mm512_inserti64x4(acc, _mm256_setzero_si256(), 1);
+    for (int c = 0; c < 4; c++) {
+        const __m512i a = _mm512_loadu_si512((const void *)(y->qs + 64 * c));
+        acc = _mm512_dpwssd_epi32(acc, _mm512_dpbusd_epi32(_mm512_setzero_si512(), k->z[c], a), k->sc[c]);
     }
     return hsum_i32_512(acc);
 }
@@ -127,37 +144,53 @@ static inline float q6_accumulate(float sum, uint16_t xd, float yd, int32_t isum
     return sum;
 }
 
-/* ------------------------------------------------------------ row kernels */
+/* ----------------------------------------------------- row and tile kernels */
 
-void qlm_dot_q4_k_avx512(int64_t n, float *s, const void *vx, const void *vy) {
-    const qlm_block_q4_k *x = vx;
-    const qlm_block_q8_k *y = vy;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QLM_QK_K; i++) {
-        int32_t isum, msum;
-        k4_isums(x[i].scales, x[i].qs, NULL, &y[i], &isum, &msum);
-        sum = k4_accumulate(sum, x[i].d, x[i].dmin, y[i].d, isum, msum);
+/* Rows R x tokens T (a constant at each call): each weight block is decoded
+ * once and multiplied by the T tokens' blocks; every (row, token) gets the
+ * 1-row dot's exact integer sums and float steps in block order, so the
+ * tiles equal the row kernel bit for bit. y[t * ldy + r]. */
+#define KQ_TILE(NAME, BLOCK_T, DECODED_T, DECODE, ACCUMULATE)                                                \
+    static QLM_ALWAYS_INLINE void NAME(int R, int T, int64_t n, float *y, int64_t ldy, const void *w,         \
+                                       size_t row_bytes, const void *act, size_t act_bytes) {                \
+        for (int r = 0; r < R; r++) {                                                                        \
+            const BLOCK_T *x = (const void *)((const char *)w + r * row_bytes);                              \
+            float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};                                                         \
+            for (int64_t i = 0; i < n / QLM_QK_K; i++) {                                                     \
+                DECODED_T k;                                                                                 \
+                DECODE;                                                                                      \
+                for (int t = 0; t < T; t++) {                                                                \
+                    const qlm_block_q8_k *yb = (const qlm_block_q8_k *)((const char *)act + t * act_bytes) + i; \
+                    ACCUMULATE;                                                                              \
+                }                                                                                            \
+            }                                                                                                \
+            for (int t = 0; t < T; t++) y[t * ldy + r] = sum[t];                                             \
+        }                                                                                                    \
     }
-    *s = sum;
-}
 
-void qlm_dot_q5_k_avx512(int64_t n, float *s, const void *vx, const void *vy) {
-    const qlm_block_q5_k *x = vx;
-    const qlm_block_q8_k *y = vy;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QLM_QK_K; i++) {
-        int32_t isum, msum;
-        k4_isums(x[i].scales, x[i].qs, x[i].qh, &y[i], &isum, &msum);
-        sum = k4_accumulate(sum, x[i].d, x[i].dmin, y[i].d, isum, msum);
+#define K4_ACCUMULATE                                                                                        \
+    int32_t isum, msum;                                                                                      \
+    k4_isums(&k, yb, &isum, &msum);                                                                          \
+    sum[t] = k4_accumulate(sum[t], x[i].d, x[i].dmin, yb->d, isum, msum)
+
+KQ_TILE(q4_k_tile, qlm_block_q4_k, k4_block, k4_decode(x[i].scales, x[i].qs, NULL, &k), K4_ACCUMULATE)
+KQ_TILE(q5_k_tile, qlm_block_q5_k, k4_block, k4_decode(x[i].scales, x[i].qs, x[i].qh, &k), K4_ACCUMULATE)
+KQ_TILE(q6_k_tile, qlm_block_q6_k, q6_block, q6_decode(&x[i], &k),
+        sum[t] = q6_accumulate(sum[t], x[i].d, yb->d, q6_isum(&k, yb)))
+
+#define KQ_ENTRY_POINTS(TYPE)                                                                                \
+    void qlm_dot_##TYPE##_avx512(int64_t n, float *s, const void *x, const void *y) {                         \
+        TYPE##_tile(1, 1, n, s, 1, x, 0, y, 0);                                                              \
+    }                                                                                                        \
+    void qlm_gemm4x2_##TYPE##_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes,       \
+                                     const void *x, size_t x_bytes) {                                        \
+        TYPE##_tile(4, 2, n, y, ldy, w, row_bytes, x, x_bytes);                                              \
+    }                                                                                                        \
+    void qlm_gemm4x4_##TYPE##_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes,       \
+                                     const void *x, size_t x_bytes) {                                        \
+        TYPE##_tile(4, 4, n, y, ldy, w, row_bytes, x, x_bytes);                                              \
     }
-    *s = sum;
-}
 
-void qlm_dot_q6_k_avx512(int64_t n, float *s, const void *vx, const void *vy) {
-    const qlm_block_q6_k *x = vx;
-    const qlm_block_q8_k *y = vy;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QLM_QK_K; i++) sum = q6_accumulate(sum, x[i].d, y[i].d, q6_isum(&x[i], &y[i]));
-    *s = sum;
-}
-
+KQ_ENTRY_POINTS(q4_k)
+KQ_ENTRY_POINTS(q5_k)
+KQ_ENTRY_POINTS(q6_k)

@@ -207,6 +207,20 @@ void qlm_quantize_q8_k_avx2(const float *x, void *dst, int64_t n);
 void qlm_dot_q4_k_avx512(int64_t n, float *s, const void *x, const void *y);
 void qlm_dot_q5_k_avx512(int64_t n, float *s, const void *x, const void *y);
 void qlm_dot_q6_k_avx512(int64_t n, float *s, const void *x, const void *y);
+/* Prompt tiles (4 rows x 2 or 4 tokens, each weight block decoded once per
+ * tile), bit-identical to the row kernels. */
+void qlm_gemm4x2_q4_k_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes, const void *x,
+                             size_t x_bytes);
+void qlm_gemm4x4_q4_k_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes, const void *x,
+                             size_t x_bytes);
+void qlm_gemm4x2_q5_k_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes, const void *x,
+                             size_t x_bytes);
+void qlm_gemm4x4_q5_k_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes, const void *x,
+                             size_t x_bytes);
+void qlm_gemm4x2_q6_k_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes, const void *x,
+                             size_t x_bytes);
+void qlm_gemm4x4_q6_k_avx512(int64_t n, float *y, int64_t ldy, const void *w, size_t row_bytes, const void *x,
+                             size_t x_bytes);
 void QLM_NEON_FN(qlm_dot_q4_k)(int64_t n, float *s, const void *x, const void *y);
 void QLM_NEON_FN(qlm_dot_q5_k)(int64_t n, float *s, const void *x, const void *y);
 void QLM_NEON_FN(qlm_dot_q6_k)(int64_t n, float *s, const void *x, const void *y);

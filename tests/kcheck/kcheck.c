@@ -503,9 +503,10 @@ static void check_matmul(const qlm_ops *ops) {
             const int n_ptoks = packed_toks(n_ins[a], &ptoks);
             for (size_t k = 0; k < sizeof combos / sizeof combos[0]; k++) {
                 mm_case c = {(qlm_type)type, n_ins[a], 0, 0, combos[k][0], combos[k][1], 0};
-                for (int t = 0; t < 2; t++)
+                /* formats with multi-token tiles (4 tokens, then 2, then 1) also on 7 tokens */
+                for (int t = 0; t < (bit_exact_type(c.type) ? 3 : 2); t++)
                     for (int r = 0; r < rs.n_rows; r++) {
-                        c.n_tok = n_toks[t], c.rows = rs.rows[r];
+                        c.n_tok = t < 2 ? n_toks[t] : 7, c.rows = rs.rows[r];
                         check_matmul_case(ops, &c);
                     }
                 c.packed = 1;
