@@ -17,10 +17,12 @@ static void embed_tokens(qlm_context *ctx, const int32_t *tokens, int32_t n_tok)
         for (int64_t j = 0; j < n_tok * n_embd; j++) ctx->x[j] *= scale;
 }
 
-/* x (n_rows vectors of n) normalized in place by RMSNorm with weight w:
- * per-head Q/K norms and post-norms. */
-static void rmsnorm_rows(const qlm_ops *ops, float *x, const qlm_tensor *w, int64_t n_rows, int64_t n, float eps) {
-    for (int64_t r = 0; r < n_rows; r++) ops->rmsnorm(x + r * n, x + r * n, w->data, n, eps);
+/* out (n_rows vectors of n) = RMSNorm of x with weight w (out may be x):
+ * the pre-norms, per-head Q/K norms, post-norms and the output norm. */
+static void rmsnorm_rows(const qlm_context *ctx, float *out, const float *x, const qlm_tensor *w, int64_t n_rows,
+                         int64_t n) {
+    for (int64_t r = 0; r < n_rows; r++)
+        ctx->ops->rmsnorm(out + r * n, x + r * n, w->data, n, ctx->model->hp.rms_eps);
 }
 
 /* Stores the new K/V rows (n_tok, kv_dim) at positions n_past.. of layer il. */
@@ -82,9 +84,7 @@ static void output_logits(qlm_context *ctx, int32_t n_tok) {
     const int64_t n_embd = m->hp.n_embd;
     const int32_t first = ctx->logits_all ? 0 : n_tok - 1; /* rows that need logits */
     ctx->n_logits = n_tok - first;
-    for (int32_t i = first; i < n_tok; i++)
-        ctx->ops->rmsnorm(ctx->xb + (i - first) * n_embd, ctx->x + i * n_embd, m->output_norm.data, n_embd,
-                          m->hp.rms_eps);
+    rmsnorm_rows(ctx, ctx->xb, ctx->x + first * n_embd, &m->output_norm, ctx->n_logits, n_embd);
     ctx->ops->matmul(&m->output, ctx->xb, ctx->n_logits, ctx->logits, ctx->act_scratch, ctx->n_threads);
     const float cap = m->hp.logit_softcap;
     if (cap > 0.0f)
@@ -106,9 +106,8 @@ static void attention_block(qlm_context *ctx, int il, int32_t n_tok) {
     if (l->bq.data) add_bias(ctx->q, &l->bq, n_tok);
     if (l->bk.data) add_bias(ctx->k, &l->bk, n_tok);
     if (l->bv.data) add_bias(ctx->v, &l->bv, n_tok);
-    if (l->attn_q_norm.data) rmsnorm_rows(ops, ctx->q, &l->attn_q_norm, n_tok * hp->n_head, hp->head_dim, hp->rms_eps);
-    if (l->attn_k_norm.data)
-        rmsnorm_rows(ops, ctx->k, &l->attn_k_norm, n_tok * hp->n_head_kv, hp->head_dim, hp->rms_eps);
+    if (l->attn_q_norm.data) rmsnorm_rows(ctx, ctx->q, ctx->q, &l->attn_q_norm, n_tok * hp->n_head, hp->head_dim);
+    if (l->attn_k_norm.data) rmsnorm_rows(ctx, ctx->k, ctx->k, &l->attn_k_norm, n_tok * hp->n_head_kv, hp->head_dim);
     const float *theta = qlm_layer_theta(ctx, il);
     for (int32_t i = 0; i < n_tok; i++) {
         const float pos = (float)(ctx->n_past + i);
@@ -121,7 +120,7 @@ static void attention_block(qlm_context *ctx, int il, int32_t n_tok) {
     kv_store(ctx, il, n_tok);
     attention(ctx, il, n_tok);                                                   /* att (n_tok, q_dim) */
     ops->matmul(&l->wo, ctx->att, n_tok, ctx->xb, ctx->act_scratch, ctx->n_threads); /* xb (n_tok, e) */
-    if (l->attn_post_norm.data) rmsnorm_rows(ops, ctx->xb, &l->attn_post_norm, n_tok, e, hp->rms_eps);
+    if (l->attn_post_norm.data) rmsnorm_rows(ctx, ctx->xb, ctx->xb, &l->attn_post_norm, n_tok, e);
     add_rows(ctx->x, ctx->xb, n_tok * e);
 }
 
@@ -139,7 +138,7 @@ static void ffn_block(qlm_context *ctx, int il, int32_t n_tok) {
     else
         ops->swiglu(ctx->hb, ctx->hb, ctx->hb2, n);
     ops->matmul(&l->ffn_down, ctx->hb, n_tok, ctx->xb, ctx->act_scratch, ctx->n_threads); /* xb (n_tok, e) */
-    if (l->ffn_post_norm.data) rmsnorm_rows(ops, ctx->xb, &l->ffn_post_norm, n_tok, e, hp->rms_eps);
+    if (l->ffn_post_norm.data) rmsnorm_rows(ctx, ctx->xb, ctx->xb, &l->ffn_post_norm, n_tok, e);
     add_rows(ctx->x, ctx->xb, n_tok * e);
 }
 
@@ -151,11 +150,9 @@ void qlm_forward(qlm_context *ctx, const int32_t *tokens, int32_t n_tok, int wan
     embed_tokens(ctx, tokens, n_tok); /* x (n_tok, e) */
     for (int il = 0; il < hp->n_layer; il++) {
         const qlm_layer *l = &m->layers[il];
-        for (int32_t i = 0; i < n_tok; i++)
-            ctx->ops->rmsnorm(ctx->xb + i * e, ctx->x + i * e, l->attn_norm.data, e, hp->rms_eps);
+        rmsnorm_rows(ctx, ctx->xb, ctx->x, &l->attn_norm, n_tok, e);
         attention_block(ctx, il, n_tok);
-        for (int32_t i = 0; i < n_tok; i++)
-            ctx->ops->rmsnorm(ctx->xb + i * e, ctx->x + i * e, l->ffn_norm.data, e, hp->rms_eps);
+        rmsnorm_rows(ctx, ctx->xb, ctx->x, &l->ffn_norm, n_tok, e);
         ffn_block(ctx, il, n_tok);
     }
     if (want_logits) output_logits(ctx, n_tok); /* logits (n_logits, n_vocab) */

@@ -39,6 +39,9 @@ qlm_tensor arch_view_elems(const qlm_tensor *t, int64_t first, int64_t n);
  * attn_q/k/v, or from one fused attn_qkv (and attn_qkv.bias) split into
  * views. Every family accepts both, as llama.cpp does. */
 qlm_status arch_bind_qkv(qlm_model *m, int il, qlm_errbuf *err);
+/* Binds layer il's per-head RMSNorm weights attn_q_norm, attn_k_norm
+ * (head_dim each), required: qwen3, gemma3. */
+qlm_status arch_bind_qk_norms(qlm_model *m, int il, qlm_errbuf *err);
 
 /* The llama family's hyperparameters and weights, the base other
  * architectures extend (models/llama.c). */

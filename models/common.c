@@ -133,3 +133,10 @@ qlm_status arch_bind_qkv(qlm_model *m, int il, qlm_errbuf *err) {
         return st;
     return QLM_OK;
 }
+
+qlm_status arch_bind_qk_norms(qlm_model *m, int il, qlm_errbuf *err) {
+    qlm_layer *l = &m->layers[il];
+    const int64_t hd = m->hp.head_dim;
+    qlm_status st = arch_bind_blk(m, &l->attn_q_norm, il, "attn_q_norm.weight", hd, 0, 0, err);
+    return st != QLM_OK ? st : arch_bind_blk(m, &l->attn_k_norm, il, "attn_k_norm.weight", hd, 0, 0, err);
+}

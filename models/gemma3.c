@@ -66,16 +66,12 @@ static qlm_status gemma3_hparams(qlm_model *m, qlm_errbuf *err) {
 static qlm_status gemma3_bind(qlm_model *m, qlm_errbuf *err) {
     qlm_status st = arch_llama_bind(m, err);
     if (st != QLM_OK) return st;
-    const int64_t e = m->hp.n_embd, hd = m->hp.head_dim;
+    const int64_t e = m->hp.n_embd;
     for (int il = 0; il < m->hp.n_layer; il++) {
         qlm_layer *l = &m->layers[il];
-        char n[4][96];
-        const char *suffix[4] = {"attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm"};
-        for (int i = 0; i < 4; i++) snprintf(n[i], sizeof n[i], "blk.%d.%s.weight", il, suffix[i]);
-        if ((st = arch_bind(m, &l->attn_q_norm, n[0], hd, 0, 0, err)) ||
-            (st = arch_bind(m, &l->attn_k_norm, n[1], hd, 0, 0, err)) ||
-            (st = arch_bind(m, &l->attn_post_norm, n[2], e, 0, 0, err)) ||
-            (st = arch_bind(m, &l->ffn_post_norm, n[3], e, 0, 0, err)))
+        if ((st = arch_bind_qk_norms(m, il, err)) ||
+            (st = arch_bind_blk(m, &l->attn_post_norm, il, "post_attention_norm.weight", e, 0, 0, err)) ||
+            (st = arch_bind_blk(m, &l->ffn_post_norm, il, "post_ffw_norm.weight", e, 0, 0, err)))
             return st;
     }
     if (m->hp.n_swa > 0) return gemma3_swa_layers(m, err);

@@ -7,12 +7,7 @@
 
 static qlm_status qwen3_bind(qlm_model *m, qlm_errbuf *err) {
     qlm_status st = arch_llama_bind(m, err);
-    const int64_t hd = m->hp.head_dim;
-    for (int il = 0; il < m->hp.n_layer && st == QLM_OK; il++) {
-        qlm_layer *l = &m->layers[il];
-        if ((st = arch_bind_blk(m, &l->attn_q_norm, il, "attn_q_norm.weight", hd, 0, 0, err)) == QLM_OK)
-            st = arch_bind_blk(m, &l->attn_k_norm, il, "attn_k_norm.weight", hd, 0, 0, err);
-    }
+    for (int il = 0; il < m->hp.n_layer && st == QLM_OK; il++) st = arch_bind_qk_norms(m, il, err);
     return st;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kquants_scales.h"
 
 static inline int32_t hsum_i32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -26,20 +27,6 @@ static inline int32_t hsum_i32_128(__m128i s) {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
     return _mm_cvtsi128_si32(s);
-}
-
-/* Q4_K/Q5_K's 12 scale bytes as 8 scales (out[0], out[1]: bytes sc[0..7])
- * and 8 minimums (out[2], out[3]), each 6 bits in a byte: the low 6 bits of
- * bytes 0-7 hold sc[0..3], m[0..3]; bytes 8-11 the low nibbles of sc[4..7]
- * (low) and m[4..7] (high); the top 2 bits of bytes 0-3 (4-7) those of
- * sc[4..7] (m[4..7]). */
-static inline void k4_unpack(const uint8_t *s, uint32_t out[4]) {
-    uint32_t u[3];
-    memcpy(u, s, 12);
-    out[0] = u[0] & 0x3f3f3f3fu;
-    out[1] = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 6) & 0x03030303u) << 4;
-    out[2] = u[1] & 0x3f3f3f3fu;
-    out[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 6) & 0x03030303u) << 4;
 }
 
 /* Byte-shuffle control that broadcasts int16 element e of each 128-bit lane. */
@@ -63,7 +50,7 @@ static inline int32_t k4_msum(const uint32_t *u, const int16_t *bsums) {
 static QLM_ALWAYS_INLINE void k4_isums(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
                                        const qlm_block_q8_k *y, int32_t *isum, int32_t *msum) {
     uint32_t u[4];
-    k4_unpack(scales, u);
+    qlm_k4_unpack(scales, u);
     *msum = k4_msum(u, y->bsums);
     const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[1], (int)u[0])));
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);

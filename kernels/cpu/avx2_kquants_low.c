@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kquants_scales.h"
 
 /* The constant loops over a block's parts run fully unrolled (shift counts,
  * lane selections and scale shuffles become immediates; GCC's -O2, which
@@ -78,19 +79,11 @@ static QLM_ALWAYS_INLINE float q2_k_term(const qlm_block_q2_k *x, const qlm_bloc
 
 /* ==================================================================== Q3_K */
 
-/* The 16 6-bit scales minus 32 as int8, unpacked from scales[12] with
- * 32-bit masks: bytes 0-7 hold the low nibbles (scales 0-7 low halves, 8-15
- * high halves), bytes 8-11 the high bit pairs (scale j at bits 2 (j / 4) of
- * byte 8 + j % 4). */
+/* The 16 6-bit scales minus 32 as int8 (kquants_scales.h). */
 static inline __m128i q3_k_scales(const uint8_t *packed) {
-    uint32_t a[3];
-    memcpy(a, packed, 12);
-    const uint32_t m2 = 0x03030303u, m4 = 0x0f0f0f0fu;
-    const __m128i u = _mm_setr_epi32((int)((a[0] & m4) | ((a[2] & m2) << 4)),
-                                     (int)((a[1] & m4) | (((a[2] >> 2) & m2) << 4)),
-                                     (int)(((a[0] >> 4) & m4) | (((a[2] >> 4) & m2) << 4)),
-                                     (int)(((a[1] >> 4) & m4) | (((a[2] >> 6) & m2) << 4)));
-    return _mm_sub_epi8(u, _mm_set1_epi8(32));
+    uint32_t u[4];
+    qlm_q3_k_unpack(packed, u);
+    return _mm_sub_epi8(_mm_loadu_si128((const __m128i *)u), _mm_set1_epi8(32));
 }
 
 /* isum = sum_j sc_j sum((u - 4) a) = sum_j sc_j sum(u a) - 4 sum_j sc_j

@@ -14,16 +14,7 @@
 #include <string.h>
 
 #include "kernels.h"
-
-/* Q4_K/Q5_K scales and minimums as bytes (see avx2_kquants.c's k4_unpack). */
-static inline void k4_unpack(const uint8_t *s, uint32_t out[4]) {
-    uint32_t u[3];
-    memcpy(u, s, 12);
-    out[0] = u[0] & 0x3f3f3f3fu;
-    out[1] = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 6) & 0x03030303u) << 4;
-    out[2] = u[1] & 0x3f3f3f3fu;
-    out[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 6) & 0x03030303u) << 4;
-}
+#include "kquants_scales.h"
 
 static inline int32_t hsum_i32_128(__m128i s) {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
@@ -54,11 +45,11 @@ static inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm
  * and sc[2g + 1] in lanes 8-15 (int32, high int16 zero). */
 typedef struct k4_block {
     __m512i z[4], sc[4];
-    uint32_t u[4]; /* scales and minimums as bytes (k4_unpack) */
+    uint32_t u[4]; /* scales and minimums as bytes (qlm_k4_unpack) */
 } k4_block;
 
 static QLM_ALWAYS_INLINE void k4_decode(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, k4_block *k) {
-    k4_unpack(scales, k->u);
+    qlm_k4_unpack(scales, k->u);
     const __m512i sc32 = _mm512_cvtepu8_epi32(_mm_set_epi32(0, 0, (int)k->u[1], (int)k->u[0]));
     const __m512i m4 = _mm512_set1_epi8(0x0f), b16 = _mm512_set1_epi8(16);
     const __m256i hb = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kquants_scales.h"
 
 #ifdef __ARM_FEATURE_DOTPROD
 /* SDOT: lane k += x[4k..4k+3] . y[4k..4k+3]. */
@@ -36,17 +37,6 @@ static inline float h2f(uint16_t h) {
 
 static inline int8x16_t s8(uint8x16_t v) { return vreinterpretq_s8_u8(v); }
 
-/* Q4_K/Q5_K scales and minimums as bytes (see avx2_kquants.c's k4_unpack):
- * out[0..1] the 8 scales, out[2..3] the 8 minimums. */
-static inline void k4_unpack(const uint8_t *s, uint32_t out[4]) {
-    uint32_t u[3];
-    memcpy(u, s, 12);
-    out[0] = u[0] & 0x3f3f3f3fu;
-    out[1] = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 6) & 0x03030303u) << 4;
-    out[2] = u[1] & 0x3f3f3f3fu;
-    out[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 6) & 0x03030303u) << 4;
-}
-
 /* msum = sum_j m[j] (bsums[2j] + bsums[2j + 1]); the pair sums fit int16. */
 static inline int32_t k4_msum(const uint8_t *m, const int16_t *bsums) {
     const int16x8_t b = vpaddq_s16(vld1q_s16(bsums), vld1q_s16(bsums + 8));
@@ -61,7 +51,7 @@ static inline int32_t k4_msum(const uint8_t *m, const int16_t *bsums) {
 static QLM_ALWAYS_INLINE void k4_isums(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
                                        const qlm_block_q8_k *y, int32_t *isum, int32_t *msum) {
     uint32_t u[4];
-    k4_unpack(scales, u);
+    qlm_k4_unpack(scales, u);
     uint8_t sc[8], m[8];
     memcpy(sc, u, 8);
     memcpy(m, u + 2, 8);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kquants_scales.h"
 
 /* The constant loops over a block's parts run fully unrolled (shift counts,
  * lane selections and scale shuffles become immediates; GCC's -O2, which
@@ -81,16 +82,10 @@ static QLM_ALWAYS_INLINE float q2_k_term(const qlm_block_q2_k *x, const qlm_bloc
 
 /* ==================================================================== Q3_K */
 
-/* The 16 6-bit scales minus 32 (layout: quant_ref_kquants_low.c), unpacked
- * with 32-bit masks: low nibbles from bytes 0-7, high bit pairs from 8-11. */
+/* The 16 6-bit scales minus 32 (kquants_scales.h). */
 static inline void q3_k_scales(const uint8_t *packed, int8_t sc[16]) {
-    uint32_t a[3], u[4];
-    memcpy(a, packed, 12);
-    const uint32_t m2 = 0x03030303u, m4 = 0x0f0f0f0fu;
-    u[0] = (a[0] & m4) | ((a[2] & m2) << 4);
-    u[1] = (a[1] & m4) | (((a[2] >> 2) & m2) << 4);
-    u[2] = ((a[0] >> 4) & m4) | (((a[2] >> 4) & m2) << 4);
-    u[3] = ((a[1] >> 4) & m4) | (((a[2] >> 6) & m2) << 4);
+    uint32_t u[4];
+    qlm_q3_k_unpack(packed, u);
     vst1q_s8(sc, vsubq_s8(vreinterpretq_s8_u8(vld1q_u8((const uint8_t *)u)), vdupq_n_s8(32)));
 }
 
