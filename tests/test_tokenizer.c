@@ -13,6 +13,7 @@
 #include "gguf.h"
 #include "qlm.h"
 #include "test_util.h"
+#include "tok_internal.h"
 #include "tokenizer.h"
 
 #define SEP "\n__ggml_vocab_test__\n"
@@ -201,32 +202,21 @@ Test(tokenizer, llama_cpp_extra_strings) {
     }
 }
 
-/* Every tokenizer.ggml.pre name qlm knows, each proven against llama.cpp
- * with a relabelled copy of a vocab file: the fixture strings of llama-bpe
- * plus the extra ones above, and "Hello world" with the model's default
- * BOS (tests/fixtures/tokenizer/llama-pre, gen_llama_vocab_fixtures.py).
- * Keep in step with PRE_NAMES there. */
-static const char *const k_pre_names[] = {
-    "default",
-    "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2",
-    "jina-v5-nano",
-    "dbrx", "smaug-bpe", "chatglm-bpe", "glm4", "glm5",
-    "deepseek-llm", "deepseek-coder", "falcon",
-    "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b", "mellum2",
-    "gpt-2", "mpt", "olmo", "jais", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es",
-    "jina-v2-de", "a.x-4.0", "mellum", "modern-bert", "jina-v1-en", "jina-v2-code", "roberta-bpe",
-    "exaone4", "trillion", "granite-docling",
-    "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "stablelm2", "megrez", "hunyuan", "solar-open",
-    "grok-2",
-    "qwen35",
-    "deepseek-v3", "hunyuan-dense", "hy_v4", "joyai-llm", "spark2_5", "youtu", "jais-2", "gpt-4o",
-    "llama4", "kanana2", "talkie", "minimax-m2", "granite-embed-multi-97m", "tiny_aya",
-    "cohere2moe", "superbpe", "bailingmoe", "bailingmoe2", "llada-moe", "seed-coder", "ufakzeka",
-    "laguna", "exaone-moe", "minicpm5", "chameleon", "tekken",
-    "poro-chat", "bloom", "gpt3-finnish", "viking",
-    "gemma4", "granite-embed-multi-311m", "sarvam-moe",
-};
-#define N_PRE_NAMES (sizeof k_pre_names / sizeof *k_pre_names)
+/* Every tokenizer.ggml.pre name qlm knows (tok_pretok_name: the pretok.c
+ * table itself), each proven against llama.cpp with a relabelled copy of a
+ * vocab file: the fixture strings of llama-bpe plus the extra ones above,
+ * and "Hello world" with the model's default BOS
+ * (tests/fixtures/tokenizer/llama-pre, gen_llama_vocab_fixtures.py, whose
+ * PRE_NAMES must list the same names: llama_cpp_pre_names_match_fixtures
+ * checks that the fixtures and the table agree). */
+#define MAX_PRE_NAMES 256
+
+static size_t n_pre_names(void) {
+    char name[64];
+    size_t n = 0;
+    while (tok_pretok_name(n, name, sizeof name)) n++;
+    return n;
+}
 
 /* buf (a GGUF file of *len bytes) with its string key/value `key` replaced
  * by the string key/value (new_key, val): the splice the generator makes.
@@ -283,15 +273,23 @@ static qlm_tokenizer *load_with_pre(const char *pre, bool spm_style) {
 }
 
 ParameterizedTestParameters(tokenizer, llama_cpp_pre_name) {
-    static size_t idx[N_PRE_NAMES];
-    for (size_t i = 0; i < N_PRE_NAMES; i++) idx[i] = i;
-    return cr_make_param_array(size_t, idx, N_PRE_NAMES);
+    static size_t idx[MAX_PRE_NAMES];
+    const size_t n = n_pre_names();
+    for (size_t i = 0; i < n && i < MAX_PRE_NAMES; i++) idx[i] = i;
+    return cr_make_param_array(size_t, idx, n < MAX_PRE_NAMES ? n : MAX_PRE_NAMES);
 }
 
 ParameterizedTest(size_t *i, tokenizer, llama_cpp_pre_name) {
-    const char *pre = k_pre_names[*i];
-    bool spm_style = !strcmp(pre, "gemma4") || !strcmp(pre, "granite-embed-multi-311m") ||
-                     !strcmp(pre, "sarvam-moe");
+    char pre[64];
+    cr_assert_gt(tok_pretok_name(*i, pre, sizeof pre), 0);
+    /* names that escape spaces into U+2581 run on Gemma 4's SentencePiece-style vocabulary */
+    tok_pretok probe;
+    tok_pretok_opts opts;
+    qlm_errbuf err;
+    cr_assert_eq(tok_pretok_init(&probe, pre, strlen(pre), &opts, &err), QLM_OK, "%s", err.msg);
+    tok_pretok_free(&probe);
+    cr_assert(opts.known, "%s", pre);
+    const bool spm_style = opts.escape_spaces;
     qlm_tokenizer *t = load_with_pre(pre, spm_style);
     char out[256];
     snprintf(out, sizeof out, "tests/fixtures/tokenizer/llama-pre/%s.out", pre);
@@ -312,8 +310,10 @@ ParameterizedTest(size_t *i, tokenizer, llama_cpp_pre_name) {
     qlm_tokenizer_free(t);
 }
 
-/* The generator wrote exactly the names above. */
+/* The generator wrote a fixture for exactly the names pretok.c knows. */
 Test(tokenizer, llama_cpp_pre_names_match_fixtures) {
+    const size_t n_names = n_pre_names();
+    cr_assert_leq(n_names, MAX_PRE_NAMES);
     DIR *dir = opendir("tests/fixtures/tokenizer/llama-pre");
     cr_assert_not_null(dir);
     size_t n = 0;
@@ -321,13 +321,14 @@ Test(tokenizer, llama_cpp_pre_names_match_fixtures) {
         size_t l = strlen(de->d_name);
         if (l < 5 || strcmp(de->d_name + l - 4, ".out")) continue;
         bool known = false;
-        for (size_t i = 0; i < N_PRE_NAMES; i++)
-            known |= strlen(k_pre_names[i]) == l - 4 && !strncmp(de->d_name, k_pre_names[i], l - 4);
-        cr_expect(known, "%s: not in k_pre_names", de->d_name);
+        char name[64];
+        for (size_t i = 0; i < n_names; i++)
+            known |= tok_pretok_name(i, name, sizeof name) == l - 4 && !strncmp(de->d_name, name, l - 4);
+        cr_expect(known, "%s: not a pre-tokenizer name pretok.c knows", de->d_name);
         n++;
     }
     closedir(dir);
-    cr_assert_eq(n, N_PRE_NAMES);
+    cr_assert_eq(n, n_names);
 }
 
 /* Every fixture in the directory is one of the tests above or skipped on

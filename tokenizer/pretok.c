@@ -176,6 +176,23 @@ static bool name_in_list(const char *list, const char *s, size_t len) {
     return false;
 }
 
+size_t tok_pretok_name(size_t i, char *buf, size_t cap) {
+    for (size_t r = 0; r < sizeof k_pretoks / sizeof *k_pretoks; r++)
+        for (const char *s = k_pretoks[r].names;;) {
+            const char *bar = strchr(s, '|');
+            const size_t n = bar ? (size_t)(bar - s) : strlen(s);
+            if (i-- == 0) {
+                if (n >= cap) return 0;
+                memcpy(buf, s, n);
+                buf[n] = '\0';
+                return n;
+            }
+            if (!bar) break;
+            s = bar + 1;
+        }
+    return 0;
+}
+
 qlm_status tok_pretok_init(tok_pretok *p, const char *pre, size_t pre_len, tok_pretok_opts *opts,
                            qlm_errbuf *err) {
     memset(p, 0, sizeof *p);

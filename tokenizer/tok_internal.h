@@ -169,6 +169,10 @@ typedef struct tok_pretok_opts {
 qlm_status tok_pretok_init(tok_pretok *p, const char *pre, size_t pre_len, tok_pretok_opts *opts,
                            qlm_errbuf *err);
 void tok_pretok_free(tok_pretok *p);
+/* Name i of every tokenizer.ggml.pre name pretok.c knows (0, 1, ... in
+ * table order) into buf; returns its length, 0 past the last name (or if
+ * it does not fit in cap). */
+size_t tok_pretok_name(size_t i, char *buf, size_t cap);
 /* Splits text into words: word i is text[bounds[i] .. bounds[i+1]). Returns
  * the number of words; *bounds is malloc'd (NULL and 0 on OOM with *oom set). */
 size_t tok_pretok_split(const tok_pretok *p, const char *text, size_t len, size_t **bounds,

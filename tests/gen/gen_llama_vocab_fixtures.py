@@ -41,7 +41,8 @@ VOCABS = ["llama-spm", "phi-3", "baichuan", "llama-bpe", "qwen2", "qwen35", "com
           "refact", "starcoder", "deepseek-coder", "deepseek-llm", "falcon", "gpt-2", "aquila",
           "gpt-neox", "gemma-4"]
 
-# Every tokenizer.ggml.pre name qlm knows (tokenizer/pretok.c), by row.
+# Every tokenizer.ggml.pre name qlm knows (tokenizer/pretok.c), by row; the C test
+# takes the names from that table and fails if a fixture here is missing or extra.
 PRE_NAMES = [
     "default",
     "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2",
