@@ -1,5 +1,5 @@
 # qlm - plain GNU Makefile. See README.md.
-#   make            libqlm.a libqlm.so run bench/bench
+#   make            libqlm.a libqlm.so run quantize bench/bench
 #   make test       Criterion suites (fetches the default model first)
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make demo       fetch the default model and chat with it
@@ -74,7 +74,7 @@ VOCAB_DIR ?= $(MODEL_DIR)/vocab
 TEST_ENV := QLM_MODEL=$(DEMO_MODEL) QLM_GEMMA3_MODEL=$(GEMMA3_MODEL) QLM_VOCAB_DIR=$(VOCAB_DIR)
 
 .PHONY: all test asan fuzz demo model models vocab install clean fixtures kcheck kcheck-neon
-all: libqlm.a libqlm.so run bench/bench
+all: libqlm.a libqlm.so run quantize bench/bench
 
 # Target-specific flags (they also apply to the asan build's objects): every
 # kernels/cpu/avx2*.c file is an AVX2 table's, every avx512*.c an AVX-512 one's.
@@ -112,6 +112,8 @@ libqlm.so: $(LIB_OBJ)
 
 run: $(BUILD)/tools/run.o libqlm.a
 	$(CC) -o $@ $< libqlm.a $(LDLIBS)
+quantize: $(BUILD)/tools/quantize.o libqlm.a
+	$(CC) -o $@ $< libqlm.a $(LDLIBS)
 bench/bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c)) libqlm.a
 	$(CC) -o $@ $(filter %.o,$^) libqlm.a $(LDLIBS)
 
@@ -137,7 +139,7 @@ test:
 	@bash scripts/deps.sh test
 	@$(MAKE) --no-print-directory kcheck
 	@$(MAKE) --no-print-directory kcheck-neon
-	@$(MAKE) --no-print-directory $(TEST_BIN) run $(MODELS) vocab
+	@$(MAKE) --no-print-directory $(TEST_BIN) run quantize $(MODELS) vocab
 	$(TEST_ENV) $(TEST_BIN) --jobs 2
 
 # Kernel-check harness (tests/kcheck): every kernel table this machine runs
@@ -171,7 +173,7 @@ kcheck-neon:
 # block of its own at exit: tests/lsan.supp silences exactly that library.
 asan:
 	@bash scripts/deps.sh test
-	@$(MAKE) --no-print-directory $(MODELS) run vocab
+	@$(MAKE) --no-print-directory $(MODELS) run quantize vocab
 	$(MAKE) BUILD=build-asan CUDA=0 OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	        build-asan/qlm-tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/lsan.supp:print_suppressions=0 \
@@ -203,6 +205,7 @@ fixtures: $(MODELS) vocab
 	$(PYTHON) tests/gen/gen_hf_fixtures.py
 	$(PYTHON) tests/gen/gen_llama_oracle.py smollm2_q4_1 $(DEMO_MODEL)
 	$(PYTHON) tests/gen/gen_llama_oracle.py gemma3_270m_q4_k_m $(GEMMA3_MODEL)
+	$(PYTHON) tests/gen/gen_type_oracle.py $(DEMO_MODEL)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
@@ -211,11 +214,12 @@ install: all
 	install -m 755 libqlm.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/qlm.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 run $(DESTDIR)$(PREFIX)/bin/qlm-run
+	install -m 755 quantize $(DESTDIR)$(PREFIX)/bin/qlm-quantize
 	install -m 755 bench/bench $(DESTDIR)$(PREFIX)/bin/qlm-bench
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS@|$(LDLIBS)|' qlm.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qlm.pc
 
 clean:
-	rm -rf build build-asan build-aarch64 libqlm.a libqlm.so run bench/bench
+	rm -rf build build-asan build-aarch64 libqlm.a libqlm.so run quantize bench/bench
 
 -include $(shell find build build-asan build-aarch64 -name '*.d' 2>/dev/null)

@@ -30,7 +30,7 @@ void bench_usage(FILE *f) {
           "  -r, --repetitions N   repetitions of each test (default 3)\n"
           "  -o, --output md|json  output format (default md)\n"
           "  --bandwidth           only measure the memory read bandwidth per thread count\n"
-          "  --kernels             micro-benchmark every matmul kernel table x weight type\n"
+          "  --kernels             micro-benchmark every matmul kernel table x weight type (--type: one type)\n"
           "  -h, --help\n", f);
 }
 
@@ -112,6 +112,7 @@ int bench_parse_args(bench_opts *o, int argc, char **argv, char *err, size_t cap
             return snprintf(err, cap, "type '%s' cannot be generated (see --help for the types)", v), 1;
         if (!ok) return snprintf(err, cap, "bad value '%s' for %s", v, a), 1;
         typed |= !strcmp(a, "--type");
+        o->typed = typed;
         i++;
     }
     return check_combination(o, typed, err, cap);

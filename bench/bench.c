@@ -265,6 +265,6 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.threads.n; i++)
         if (o.threads.v[i] <= 0) o.threads.v[i] = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (o.mode == BENCH_BANDWIDTH) return run_bandwidth(&o);
-    if (o.mode == BENCH_KERNELS) return kernels_bench(&o.threads, o.json);
+    if (o.mode == BENCH_KERNELS) return kernels_bench(&o.threads, o.json, o.typed ? (int)o.type : -1);
     return bench_model(&o);
 }

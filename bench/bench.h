@@ -20,7 +20,8 @@ typedef struct bench_opts {
     bench_mode mode;
     const char *model;      /* -m FILE */
     const char *synthetic;  /* --synthetic PRESET */
-    qlm_type type;          /* --type, for --synthetic */
+    qlm_type type;          /* --type, for --synthetic (and to pick one type with --kernels) */
+    int typed;              /* --type was given */
     const char *write_path; /* --write FILE: keep the synthetic model there */
     uint64_t seed;
     int_list pp, tg, threads;
@@ -62,7 +63,8 @@ double bw_probe(int n_threads);
 
 /* ------------------------------------------------------------- kernels */
 
-/* Matmul micro-benchmark of every kernel table x weight type. */
-int kernels_bench(const int_list *threads, int json);
+/* Matmul micro-benchmark of every kernel table x weight type (only_type:
+ * that type alone, or -1). */
+int kernels_bench(const int_list *threads, int json, int only_type);
 
 #endif

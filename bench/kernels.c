@@ -145,7 +145,7 @@ static void print_row(const char *table, qlm_type t, qlm_layout l, int nt, const
     fflush(stdout);
 }
 
-int kernels_bench(const int_list *threads, int json) {
+int kernels_bench(const int_list *threads, int json, int only_type) {
     const qlm_ops *tables[16];
     const int n_tables = qlm_ops_list(tables, 16);
     int first = 1;
@@ -157,6 +157,7 @@ int kernels_bench(const int_list *threads, int json) {
     for (uint32_t t = 0; t < QLM_TYPE_COUNT; t++) {
         const qlm_type_traits *tt = qlm_type_traits_get(t);
         if (!tt || !tt->name || !tt->from_float || !tt->vec_dot || KB_N % tt->block_size) continue;
+        if (only_type >= 0 && (uint32_t)only_type != t) continue;
         const int n_layouts = qlm_pack_supported((qlm_type)t, KB_N) ? 2 : 1;
         for (int li = 0; li < n_layouts; li++)
             for (int ti = 0; ti < threads->n; ti++) {

@@ -447,15 +447,29 @@ static inline float k4_accumulate(float sum, uint16_t xd, uint16_t xdmin, float 
     return sum;
 }
 
+/* One block of Q4_K/Q5_K . Q8_K added to sum: the whole definition, so the
+ * packed (R16) reference can replay a row block by block (kernels/cpu/pack.c). */
+float qlm_dot_block_q4_k(float sum, const void *x, const void *y) {
+    const qlm_block_q4_k *a = x;
+    const qlm_block_q8_k *b = y;
+    int32_t isum, msum;
+    k4_isums(a->scales, b->qs, b->bsums, NULL, a->qs, &isum, &msum);
+    return k4_accumulate(sum, a->d, a->dmin, b->d, isum, msum);
+}
+
+float qlm_dot_block_q5_k(float sum, const void *x, const void *y) {
+    const qlm_block_q5_k *a = x;
+    const qlm_block_q8_k *b = y;
+    int32_t isum, msum;
+    k4_isums(a->scales, b->qs, b->bsums, a->qh, a->qs, &isum, &msum);
+    return k4_accumulate(sum, a->d, a->dmin, b->d, isum, msum);
+}
+
 void qlm_vec_dot_q4_k_q8_k(int64_t n, float *s, const void *x, const void *y) {
     const qlm_block_q4_k *a = x;
     const qlm_block_q8_k *b = y;
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QLM_QK_K; i++) {
-        int32_t isum, msum;
-        k4_isums(a[i].scales, b[i].qs, b[i].bsums, NULL, a[i].qs, &isum, &msum);
-        sum = k4_accumulate(sum, a[i].d, a[i].dmin, b[i].d, isum, msum);
-    }
+    for (int64_t i = 0; i < n / QLM_QK_K; i++) sum = qlm_dot_block_q4_k(sum, &a[i], &b[i]);
     *s = sum;
 }
 
@@ -463,28 +477,28 @@ void qlm_vec_dot_q5_k_q8_k(int64_t n, float *s, const void *x, const void *y) {
     const qlm_block_q5_k *a = x;
     const qlm_block_q8_k *b = y;
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QLM_QK_K; i++) {
-        int32_t isum, msum;
-        k4_isums(a[i].scales, b[i].qs, b[i].bsums, a[i].qh, a[i].qs, &isum, &msum);
-        sum = k4_accumulate(sum, a[i].d, a[i].dmin, b[i].d, isum, msum);
-    }
+    for (int64_t i = 0; i < n / QLM_QK_K; i++) sum = qlm_dot_block_q5_k(sum, &a[i], &b[i]);
     *s = sum;
+}
+
+float qlm_dot_block_q6_k(float sum, const void *x, const void *y) {
+    const qlm_block_q6_k *a = x;
+    const qlm_block_q8_k *b = y;
+    int32_t isum = 0;
+    for (int j = 0; j < 16; j++) {
+        int32_t sj = 0;
+        for (int l = 0; l < 16; l++) sj += (q6_value(a, 16 * j + l) - 32) * b->qs[16 * j + l];
+        isum += a->scales[j] * sj;
+    }
+    const float d = qlm_fp16_to_fp32(a->d) * b->d;
+    const float t = d * (float)isum;
+    return sum + t;
 }
 
 void qlm_vec_dot_q6_k_q8_k(int64_t n, float *s, const void *x, const void *y) {
     const qlm_block_q6_k *a = x;
     const qlm_block_q8_k *b = y;
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QLM_QK_K; i++) {
-        int32_t isum = 0;
-        for (int j = 0; j < 16; j++) {
-            int32_t sj = 0;
-            for (int l = 0; l < 16; l++) sj += (q6_value(&a[i], 16 * j + l) - 32) * b[i].qs[16 * j + l];
-            isum += a[i].scales[j] * sj;
-        }
-        const float d = qlm_fp16_to_fp32(a[i].d) * b[i].d;
-        const float t = d * (float)isum;
-        sum += t;
-    }
+    for (int64_t i = 0; i < n / QLM_QK_K; i++) sum = qlm_dot_block_q6_k(sum, &a[i], &b[i]);
     *s = sum;
 }

@@ -185,26 +185,30 @@ void qlm_q2_k_to_float(const void *src, float *dst, int64_t n) {
  *     d = fp16(x.d) * y.d;  dm = fp16(x.dmin) * y.d;
  *     t0 = d * isum;  t1 = dm * msum;  sum += t0 - t1;
  * which is also ggml's generic ggml_vec_dot_q2_K_q8_K, operation for
- * operation. */
+ * operation. The row dot is a chain of these block steps from 0. */
+float qlm_dot_block_q2_k(float sum, const void *x, const void *y) {
+    const qlm_block_q2_k *a = x;
+    const qlm_block_q8_k *b = y;
+    int isum = 0, msum = 0;
+    for (int j = 0; j < 16; j++) {
+        int sub = 0;
+        for (int i = 16 * j; i < 16 * j + 16; i++)
+            sub += get_2bit(a->qs, i) * b->qs[i];
+        isum += (a->scales[j] & 0xf) * sub;
+        msum += (a->scales[j] >> 4) * b->bsums[j];
+    }
+    const float d = qlm_fp16_to_fp32(a->d) * b->d;
+    const float dm = qlm_fp16_to_fp32(a->dmin) * b->d;
+    const float t0 = d * (float)isum;
+    const float t1 = dm * (float)msum;
+    return sum + (t0 - t1);
+}
+
 void qlm_vec_dot_q2_k_q8_k(int64_t n, float *s, const void *x, const void *y) {
     const qlm_block_q2_k *a = x;
     const qlm_block_q8_k *b = y;
     float sum = 0.0f;
-    for (int64_t k = 0; k < n / QLM_QK_K; k++) {
-        int isum = 0, msum = 0;
-        for (int j = 0; j < 16; j++) {
-            int sub = 0;
-            for (int i = 16 * j; i < 16 * j + 16; i++)
-                sub += get_2bit(a[k].qs, i) * b[k].qs[i];
-            isum += (a[k].scales[j] & 0xf) * sub;
-            msum += (a[k].scales[j] >> 4) * b[k].bsums[j];
-        }
-        const float d = qlm_fp16_to_fp32(a[k].d) * b[k].d;
-        const float dm = qlm_fp16_to_fp32(a[k].dmin) * b[k].d;
-        const float t0 = d * (float)isum;
-        const float t1 = dm * (float)msum;
-        sum += t0 - t1;
-    }
+    for (int64_t k = 0; k < n / QLM_QK_K; k++) sum = qlm_dot_block_q2_k(sum, &a[k], &b[k]);
     *s = sum;
 }
 
@@ -346,23 +350,28 @@ void qlm_q3_k_to_float(const void *src, float *dst, int64_t n) {
 
 /* Per block: isum = sum_j (sc_j - 32) * sum(q * a) over sub-block j, exact
  * (|isum| <= 32*4*127*256 < 2^24, so its conversion is exact too), then
- *     d = fp16(x.d) * y.d;  t = d * isum;  sum += t. */
+ *     d = fp16(x.d) * y.d;  t = d * isum;  sum += t
+ * (the row dot: a chain of these block steps from 0). */
+float qlm_dot_block_q3_k(float sum, const void *x, const void *y) {
+    const qlm_block_q3_k *a = x;
+    const qlm_block_q8_k *b = y;
+    int isum = 0;
+    for (int j = 0; j < 16; j++) {
+        int sub = 0;
+        for (int i = 16 * j; i < 16 * j + 16; i++)
+            sub += q3_k_quant(a, i) * b->qs[i];
+        isum += q3_k_scale(a->scales, j) * sub;
+    }
+    const float d = qlm_fp16_to_fp32(a->d) * b->d;
+    const float t = d * (float)isum;
+    return sum + t;
+}
+
 void qlm_vec_dot_q3_k_q8_k(int64_t n, float *s, const void *x, const void *y) {
     const qlm_block_q3_k *a = x;
     const qlm_block_q8_k *b = y;
     float sum = 0.0f;
-    for (int64_t k = 0; k < n / QLM_QK_K; k++) {
-        int isum = 0;
-        for (int j = 0; j < 16; j++) {
-            int sub = 0;
-            for (int i = 16 * j; i < 16 * j + 16; i++)
-                sub += q3_k_quant(&a[k], i) * b[k].qs[i];
-            isum += q3_k_scale(a[k].scales, j) * sub;
-        }
-        const float d = qlm_fp16_to_fp32(a[k].d) * b[k].d;
-        const float t = d * (float)isum;
-        sum += t;
-    }
+    for (int64_t k = 0; k < n / QLM_QK_K; k++) sum = qlm_dot_block_q3_k(sum, &a[k], &b[k]);
     *s = sum;
 }
 
@@ -387,29 +396,13 @@ static inline int iq4_xs_index(const qlm_block_iq4_xs *b, int i) {
     return i % 32 < 16 ? q & 0xf : q >> 4;
 }
 
-/* ggml's best_index_int8 over kvalues: the nearest grid value, the lower
- * one on ties; NaN lands on the last. */
-static int best_index(float x) {
-    if (x <= (float)kvalues[0]) return 0;
-    if (x >= (float)kvalues[15]) return 15;
-    int ml = 0, mu = 15;
-    while (mu - ml > 1) {
-        const int mav = (ml + mu) / 2;
-        if (x < (float)kvalues[mav])
-            mu = mav;
-        else
-            ml = mav;
-    }
-    return x - (float)kvalues[mu - 1] < (float)kvalues[mu] - x ? mu - 1 : mu;
-}
-
 /* sum(w q x) and sum(w q^2) of x quantized with inverse scale id, w = x^2. */
-static void iq4_sums(const float *x, float id, float *sumqx, float *sumq2, uint8_t *L) {
+static void iq4_sums(const float *x, float id, float *sumqx, float *sumq2) {
+    uint8_t L[32];
+    qlm_iq4nl_index32(x, id, L);
     float qx = 0, q2 = 0;
     for (int j = 0; j < 32; j++) {
-        const int l = best_index(id * x[j]);
-        if (L) L[j] = (uint8_t)l;
-        const float q = kvalues[l], w = x[j] * x[j];
+        const float q = kvalues[L[j]], w = x[j] * x[j];
         qx += w * q * x[j];
         q2 += w * q * q;
     }
@@ -430,11 +423,11 @@ static float iq4_xs_fit(const float *x) {
     if (amax < GROUP_MAX_EPS) return 0.0f;
     float d = -max / (float)kvalues[0];
     float sumqx, sumq2;
-    iq4_sums(x, 1 / d, &sumqx, &sumq2, NULL);
+    iq4_sums(x, 1 / d, &sumqx, &sumq2);
     d = sumq2 > 0 ? sumqx / sumq2 : 0.0f;
     float best = d * sumqx;
     for (int itry = -7; itry <= 7; itry++) {
-        iq4_sums(x, (float)(itry + kvalues[0]) / max, &sumqx, &sumq2, NULL);
+        iq4_sums(x, (float)(itry + kvalues[0]) / max, &sumqx, &sumq2);
         if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
             d = sumqx / sumq2;
             best = d * sumqx;
@@ -465,8 +458,7 @@ static void iq4_xs_quantize_block(const float *x, qlm_block_iq4_xs *b) {
         const float dl = d * (float)l;
         const float idl = dl != 0.0f ? 1 / dl : 0.0f;
         uint8_t L[32];
-        for (int j = 0; j < 32; j++)
-            L[j] = (uint8_t)best_index(idl * x[32 * ib + j]);
+        qlm_iq4nl_index32(x + 32 * ib, idl, L);
         for (int j = 0; j < 16; j++)
             b->qs[16 * ib + j] = (uint8_t)(L[j] | (L[j + 16] << 4));
         b->scales_l[ib / 2] |= (uint8_t)(((l + 32) & 0xf) << (4 * (ib % 2)));
@@ -497,22 +489,25 @@ void qlm_iq4_xs_to_float(const void *src, float *dst, int64_t n) {
  * |isum| can exceed 2^24, so (float)isum rounds (to nearest even, as every
  * SIMD int -> float conversion does): that rounding is part of the
  * definition. */
+float qlm_dot_block_iq4_xs(float sum, const void *x, const void *y) {
+    const qlm_block_iq4_xs *a = x;
+    const qlm_block_q8_k *b = y;
+    int32_t isum = 0;
+    for (int ib = 0; ib < 8; ib++) {
+        int32_t sub = 0;
+        for (int i = 32 * ib; i < 32 * ib + 32; i++) sub += kvalues[iq4_xs_index(a, i)] * b->qs[i];
+        isum += iq4_xs_scale(a, ib) * sub;
+    }
+    const float d = qlm_fp16_to_fp32(a->d) * b->d;
+    const float t = d * (float)isum;
+    return sum + t;
+}
+
 void qlm_vec_dot_iq4_xs_q8_k(int64_t n, float *s, const void *x, const void *y) {
     const qlm_block_iq4_xs *a = x;
     const qlm_block_q8_k *b = y;
     float sum = 0.0f;
-    for (int64_t k = 0; k < n / QLM_QK_K; k++) {
-        int32_t isum = 0;
-        for (int ib = 0; ib < 8; ib++) {
-            int32_t sub = 0;
-            for (int i = 32 * ib; i < 32 * ib + 32; i++)
-                sub += kvalues[iq4_xs_index(&a[k], i)] * b[k].qs[i];
-            isum += iq4_xs_scale(&a[k], ib) * sub;
-        }
-        const float d = qlm_fp16_to_fp32(a[k].d) * b[k].d;
-        const float t = d * (float)isum;
-        sum += t;
-    }
+    for (int64_t k = 0; k < n / QLM_QK_K; k++) sum = qlm_dot_block_iq4_xs(sum, &a[k], &b[k]);
     *s = sum;
 }
 

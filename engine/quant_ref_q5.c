@@ -132,33 +132,14 @@ void qlm_q5_1_to_float(const void *src, float *dst, int64_t n) {
 
 /* ---------------------------------------------------------------- IQ4_NL */
 
-/* The index of the table value nearest to x (ggml's best_index_int8, table
- * ascending; a tie goes to the larger value). NaN compares false everywhere
- * and lands on the last index: defined, if meaningless. */
-static int best_index_int8(const int8_t *val, float x) {
-    if (x <= (float)val[0]) return 0;
-    if (x >= (float)val[15]) return 15;
-    int lo = 0, hi = 15;
-    while (hi - lo > 1) {
-        const int mid = (lo + hi) / 2;
-        if (x < (float)val[mid])
-            hi = mid;
-        else
-            lo = mid;
-    }
-    const float below = x - (float)val[hi - 1], above = (float)val[hi] - x;
-    return below < above ? hi - 1 : hi;
-}
-
 /* sum w q x and sum w q^2 (w = x^2, no importance matrix) for the indices
- * the scale 1/id gives; L receives them when non-NULL. */
-static void iq4_nl_fit(const float *x, float id, uint8_t *L, float *sumqx, float *sumq2) {
+ * the scale 1/id gives. */
+static void iq4_nl_fit(const float *x, float id, float *sumqx, float *sumq2) {
+    uint8_t L[32];
+    qlm_iq4nl_index32(x, id, L);
     float sx = 0.0f, s2 = 0.0f;
     for (int j = 0; j < 32; j++) {
-        const float al = id * x[j];
-        const int l = best_index_int8(qlm_kvalues_iq4nl, al);
-        if (L) L[j] = (uint8_t)l;
-        const float q = (float)qlm_kvalues_iq4nl[l];
+        const float q = (float)qlm_kvalues_iq4nl[L[j]];
         const float w = x[j] * x[j];
         const float wq = w * q;
         const float t = wq * x[j], t2 = wq * q;
@@ -184,12 +165,12 @@ static void iq4_nl_quantize_block(const float *x, qlm_block_iq4_nl *b) {
         const float neg_max = -max;
         d = neg_max / (float)qlm_kvalues_iq4nl[0];
         float sumqx, sumq2;
-        iq4_nl_fit(x, 1.0f / d, NULL, &sumqx, &sumq2);
+        iq4_nl_fit(x, 1.0f / d, &sumqx, &sumq2);
         d = sumq2 > 0.0f ? sumqx / sumq2 : 0.0f;
         float best = d * sumqx;
         for (int itry = -7; itry <= 7; itry++) {
             const float id = (float)(itry + qlm_kvalues_iq4nl[0]) / max;
-            iq4_nl_fit(x, id, NULL, &sumqx, &sumq2);
+            iq4_nl_fit(x, id, &sumqx, &sumq2);
             const float lhs = sumqx * sumqx, rhs = best * sumq2;
             if (sumq2 > 0.0f && lhs > rhs) {
                 d = sumqx / sumq2;
@@ -200,10 +181,7 @@ static void iq4_nl_quantize_block(const float *x, qlm_block_iq4_nl *b) {
     b->d = qlm_fp32_to_fp16(d);
     const float id = d != 0.0f ? 1.0f / d : 0.0f; /* NaN d is "true" in ggml's C too */
     uint8_t L[32];
-    for (int j = 0; j < 32; j++) {
-        const float al = id * x[j];
-        L[j] = (uint8_t)best_index_int8(qlm_kvalues_iq4nl, al);
-    }
+    qlm_iq4nl_index32(x, id, L);
     for (int j = 0; j < 16; j++) b->qs[j] = (uint8_t)(L[j] | L[j + 16] << 4);
 }
 

@@ -266,6 +266,43 @@ qlm_generate_params qlm_generate_default_params(void);
 qlm_status qlm_generate(qlm_context *ctx, qlm_sampler *sampler, const char *prompt,
                         const qlm_generate_params *params, qlm_generate_stats *stats);
 
+/* --------------------------------------------------------------- quantize */
+
+/* Called after each tensor is written (i counts from 1); return non-zero to
+ * stop (QLM_ERR_STOPPED, no output file). */
+typedef int (*qlm_quantize_progress_fn)(int64_t i, int64_t n_tensors, const char *name, void *user);
+
+typedef struct qlm_quantize_params {
+    const char *type;         /* target type name, case-insensitive: "Q4_K", ... (default "Q8_0") */
+    int n_threads;            /* 0 = all cores */
+    int allow_requantize;     /* 1: accept weights that are already quantized (they are
+                                 dequantized first, losing what the first pass lost) */
+    qlm_quantize_progress_fn progress; /* NULL: none */
+    void *progress_user;
+    qlm_log_fn log_fn;        /* one line per tensor at QLM_LOG_INFO; NULL: no logging */
+    void *log_user;
+    qlm_log_level log_level;
+} qlm_quantize_params;
+
+qlm_quantize_params qlm_quantize_default_params(void);
+
+/* The type names qlm_quantize_file accepts, space separated ("F32 F16 BF16 Q8_0 ..."). */
+const char *qlm_quantize_types(void);
+
+/* Writes out_path: in_path with every weight matrix converted to params->type,
+ * reproducing llama.cpp's llama_model_quantize with `pure` set byte for byte
+ * (same metadata, with general.file_type set to llama.cpp's ftype number;
+ * same tensor order, types and data layout). Which tensors: those llama.cpp
+ * quantizes (2-D and larger "*weight" tensors but norms and a few small
+ * kinds; 1-D tensors are copied). A row length that is not a multiple of
+ * the type's block falls back as llama.cpp does (Q4_K -> Q5_0, ...; F16 as
+ * the last resort). The output is written to out_path.tmp and renamed, so a
+ * failure leaves no partial file. On failure the reason (naming the file and
+ * tensor) goes to err (cap bytes, NUL-terminated; may be NULL) and to the
+ * log callback. */
+qlm_status qlm_quantize_file(const char *in_path, const char *out_path, const qlm_quantize_params *params,
+                             char *err, size_t cap);
+
 /* ----------------------------------------------------------------- system */
 
 /* Which CPU kernels were chosen ("ref", "avx2", "avx512"). */

@@ -9,12 +9,12 @@
 #include <string.h>
 
 #include "ops.h"
+#include "oracle_check.h"
 #include "qlm.h"
 #include "test_util.h"
 
 #define ORACLE "tests/fixtures/oracle/smollm2_q4_1"
 #define GEMMA3_ORACLE "tests/fixtures/oracle/gemma3_270m_q4_k_m"
-#define N_GREEDY 64
 
 /* Logit tolerance. llama.cpp's own logits for this model and prompt move by
  * up to 0.39 between its own settings (measured with llama-cpp-python 0.3.36:
@@ -62,76 +62,15 @@ static const char *gemma3_path(void) {
     return p && *p ? p : "cache/gemma-3-270m-q4_k_m.gguf";
 }
 
-static size_t read_ids(const char *path, int32_t *ids, size_t cap) {
-    char *s = tu_read_file(path, NULL);
-    cr_assert(s, "missing fixture %s", path);
-    double v[4096];
-    size_t n = tu_parse_numbers(s, v, cap < 4096 ? cap : 4096);
-    for (size_t i = 0; i < n; i++) ids[i] = (int32_t)v[i];
-    free(s);
-    return n;
-}
-
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
-
-static void check_top10(const char *oracle, const float *logits, int idx, double shift_tol) {
-    char path[256];
-    snprintf(path, sizeof path, "%s.%d.top10", oracle, idx);
-    char *s = tu_read_file(path, NULL);
-    cr_assert(s, "missing fixture %s", path);
-    double v[20];
-    cr_assert_eq(tu_parse_numbers(s, v, 20), 20);
-    free(s);
-    double shift = 0;
-    for (int i = 0; i < 10; i++) shift += (logits[(int)v[2 * i]] - v[2 * i + 1]) / 10;
-    cr_expect(fabs(shift) < shift_tol, "%s prompt %d: top-10 logits shifted by %f from llama.cpp's", oracle, idx, shift);
-    for (int i = 0; i < 10; i++) {
-        const int id = (int)v[2 * i];
-        cr_expect(fabs(logits[id] - shift - v[2 * i + 1]) < LOGIT_TOL,
-                  "prompt %d: logit of token %d is %f, llama.cpp %f (common shift %f)", idx, id, logits[id],
-                  v[2 * i + 1], shift);
-    }
-}
-
 static void check_oracle_prompt(qlm_model *m, const char *oracle, int idx, qlm_kv_type kv, double shift_tol) {
-    char path[256];
-    int32_t prompt[1024], expect[N_GREEDY];
-    double margin[N_GREEDY];
-    snprintf(path, sizeof path, "%s.%d.prompt_tokens", oracle, idx);
-    const size_t n_prompt = read_ids(path, prompt, 1024);
-    snprintf(path, sizeof path, "%s.%d.greedy", oracle, idx);
-    char *s = tu_read_file(path, NULL);
-    cr_assert(s, "missing fixture %s", path);
-    double v[2 * N_GREEDY];
-    cr_assert_eq(tu_parse_numbers(s, v, 2 * N_GREEDY), 2 * N_GREEDY);
-    free(s);
-    for (int i = 0; i < N_GREEDY; i++) expect[i] = (int32_t)v[2 * i], margin[i] = v[2 * i + 1];
-
-    qlm_context_params cp = qlm_context_default_params();
-    cp.n_ctx = 1024;
-    cp.kv_type = kv;
-    qlm_context *ctx = NULL;
-    cr_assert_eq(qlm_context_new(m, &cp, &ctx), QLM_OK, "%s", qlm_context_last_error(ctx));
-    const float *logits = NULL;
-    cr_assert_eq(qlm_decode(ctx, prompt, (int32_t)n_prompt, &logits), QLM_OK, "%s", qlm_context_last_error(ctx));
-    check_top10(oracle, logits, idx, shift_tol);
-    for (int i = 0; i < N_GREEDY; i++) {
-        int32_t tok = argmax(logits, qlm_model_n_vocab(m));
-        if (tok != expect[i]) {
-            cr_assert(margin[i] < TIE_MARGIN, "prompt %d step %d: got token %d, llama.cpp %d (margin %.4f)",
-                      idx, i, tok, expect[i], margin[i]);
-            fprintf(stderr, "note: %s prompt %d (kv %s, %s) left llama.cpp's tokens at step %d, a near-tie (margin %.4f)\n",
-                    oracle, idx, kv == QLM_KV_F16 ? "f16" : "f32", qlm_system_info(), i, margin[i]);
-            break;
-        }
-        cr_assert_eq(qlm_decode(ctx, &tok, 1, &logits), QLM_OK, "%s", qlm_context_last_error(ctx));
-    }
-    qlm_context_free(ctx);
+    char tokens[256], greedy[256], top10[256], label[256];
+    snprintf(tokens, sizeof tokens, "%s.%d.prompt_tokens", oracle, idx);
+    snprintf(greedy, sizeof greedy, "%s.%d.greedy", oracle, idx);
+    snprintf(top10, sizeof top10, "%s.%d.top10", oracle, idx);
+    snprintf(label, sizeof label, "%s prompt %d", oracle, idx);
+    const oc_oracle o = {.prompt_tokens = tokens, .greedy = greedy, .top10 = top10, .label = label, .kv = kv,
+                         .logit_tol = LOGIT_TOL, .shift_tol = shift_tol, .tie_margin = TIE_MARGIN};
+    oc_check(m, &o);
 }
 
 static void check_prompt(qlm_model *m, int idx, qlm_kv_type kv) {
@@ -195,7 +134,7 @@ Test(forward, gemma3_ref_table_llama_cpp_greedy, .timeout = 600) {
 Test(forward, batched_equals_sequential, .timeout = 600) {
     qlm_model *m = load_model();
     int32_t prompt[1024];
-    const size_t n = read_ids(ORACLE ".1.prompt_tokens", prompt, 1024);
+    const size_t n = oc_read_ids(ORACLE ".1.prompt_tokens", prompt, 1024);
     qlm_context_params cp = qlm_context_default_params();
     cp.n_ctx = 256;
     cp.kv_type = QLM_KV_F32;
@@ -235,7 +174,7 @@ static int greedy_with(const char *table, const int32_t *prompt, size_t n_prompt
     cr_assert_leq(n_vocab, 65536);
     memcpy(first, logits, sizeof(float) * n_vocab);
     for (int i = 0; i < N_TABLE_STEPS; i++) {
-        toks[i] = argmax(logits, n_vocab);
+        toks[i] = oc_argmax(logits, n_vocab);
         cr_assert_eq(qlm_decode(ctx, &toks[i], 1, &logits), QLM_OK);
     }
     qlm_context_free(ctx);
@@ -255,7 +194,7 @@ Test(forward, every_kernel_table_matches_ref, .timeout = 600) {
     const qlm_ops *tables[16];
     const int n_tables = qlm_ops_list(tables, 16);
     int32_t prompt[1024], ref[N_TABLE_STEPS], got[N_TABLE_STEPS];
-    const size_t n_prompt = read_ids(ORACLE ".0.prompt_tokens", prompt, 1024);
+    const size_t n_prompt = oc_read_ids(ORACLE ".0.prompt_tokens", prompt, 1024);
     float *ref_logits = malloc(sizeof(float) * 65536), *logits = malloc(sizeof(float) * 65536);
     const int n_vocab = greedy_with("ref", prompt, n_prompt, ref, ref_logits);
     for (int t = 1; t < n_tables; t++) {

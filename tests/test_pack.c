@@ -4,8 +4,10 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model.h" /* internals: the loaded weights */
+#include "ops.h"
 #include "pack.h"
 #include "qlm.h"
 #include "test_util.h"
@@ -37,14 +39,20 @@ static void check_roundtrip(qlm_type type, int64_t n_in, int64_t n_out) {
 }
 
 Test(pack, roundtrip_is_exact) {
-    const qlm_type types[] = {QLM_TYPE_Q4_0, QLM_TYPE_Q4_1,   QLM_TYPE_Q8_0,
-                              QLM_TYPE_Q5_0, QLM_TYPE_IQ4_NL, QLM_TYPE_MXFP4};
+    const qlm_type types[] = {QLM_TYPE_Q4_0,   QLM_TYPE_Q4_1,  QLM_TYPE_Q8_0, QLM_TYPE_Q5_0,
+                              QLM_TYPE_IQ4_NL, QLM_TYPE_MXFP4, QLM_TYPE_Q5_1};
     const int64_t ns[] = {32, 64, 160, 4096};
-    for (int t = 0; t < 6; t++)
+    for (int t = 0; t < 7; t++)
         for (int n = 0; n < 4; n++) {
             check_roundtrip(types[t], ns[n], 16);
             check_roundtrip(types[t], ns[n], 48);
         }
+    const qlm_type k_types[] = {QLM_TYPE_Q4_K, QLM_TYPE_Q5_K,   QLM_TYPE_Q6_K,
+                                QLM_TYPE_IQ4_XS, QLM_TYPE_Q2_K, QLM_TYPE_Q3_K};
+    for (int t = 0; t < 6; t++) {
+        check_roundtrip(k_types[t], 256, 16);
+        check_roundtrip(k_types[t], 256 * 11, 32);
+    }
 }
 
 Test(pack, only_whole_groups_of_supported_types) {
@@ -54,19 +62,20 @@ Test(pack, only_whole_groups_of_supported_types) {
     cr_expect_not(qlm_pack_supported(QLM_TYPE_F16, 32), "float rows are streamed as they are");
 }
 
-/* The default model loaded twice, as stored and repacked: every matmul
- * weight dequantizes to the same floats, row by row (the tied embedding
- * table, looked up by row, included). */
-Test(pack, model_repack_dequantizes_identically) {
+/* A model loaded twice, as stored and repacked: every matmul weight
+ * dequantizes to the same floats, row by row (a tied embedding table,
+ * looked up by row, included). Returns how many weights of each type got
+ * packed (by_type[t]). */
+static void check_model_repack(const char *path, int n_by_type[QLM_TYPE_COUNT], int *n_weights) {
     qlm_model_params p = qlm_model_default_params();
     qlm_model *rows = NULL, *packed = NULL;
     p.repack = 0;
-    cr_assert_eq(qlm_model_load(tu_model_path(), &p, &rows), QLM_OK, "%s", qlm_last_error(rows));
+    cr_assert_eq(qlm_model_load(path, &p, &rows), QLM_OK, "%s", qlm_last_error(rows));
     p.repack = 1;
-    cr_assert_eq(qlm_model_load(tu_model_path(), &p, &packed), QLM_OK, "%s", qlm_last_error(packed));
-    int n_packed = 0;
+    cr_assert_eq(qlm_model_load(path, &p, &packed), QLM_OK, "%s", qlm_last_error(packed));
     float *a = malloc(sizeof(float) * 8192), *b = malloc(sizeof(float) * 8192);
     void *tmp = malloc(1 << 16);
+    *n_weights = 0;
     for (int il = -1; il < rows->hp.n_layer; il++) {
         const qlm_tensor *ra[7], *pa[7];
         int n = 0;
@@ -79,20 +88,39 @@ Test(pack, model_repack_dequantizes_identically) {
         }
         for (int k = 0; k < n; k++) {
             cr_assert_eq(ra[k]->layout, QLM_LAYOUT_ROWS);
-            n_packed += pa[k]->layout == QLM_LAYOUT_R16;
+            n_by_type[pa[k]->type] += pa[k]->layout == QLM_LAYOUT_R16;
+            ++*n_weights;
             cr_assert_leq(ra[k]->ne[0], 8192);
             for (int64_t r = 0; r < qlm_tensor_rows(ra[k]); r++) {
                 qlm_tensor_row_to_float(ra[k], r, a, tmp);
                 qlm_tensor_row_to_float(pa[k], r, b, tmp);
                 if (memcmp(a, b, sizeof(float) * ra[k]->ne[0]) != 0) {
-                    cr_expect_fail("%s row %lld differs after repacking", ra[k]->name, (long long)r);
+                    cr_expect_fail("%s: %s row %lld differs after repacking", path, ra[k]->name, (long long)r);
                     break;
                 }
             }
         }
     }
-    cr_expect_gt(n_packed, rows->hp.n_layer * 7 / 2, "the default model's quantized weights get packed (%d)", n_packed);
     free(a), free(b), free(tmp);
     qlm_model_free(rows);
     qlm_model_free(packed);
+}
+
+Test(pack, model_repack_dequantizes_identically) {
+    int by_type[QLM_TYPE_COUNT] = {0}, n_weights;
+    check_model_repack(tu_model_path(), by_type, &n_weights);
+    cr_expect_gt(by_type[QLM_TYPE_Q4_1], n_weights / 2, "the default model's Q4_1 weights get packed (%d of %d)",
+                 by_type[QLM_TYPE_Q4_1], n_weights);
+}
+
+/* Gemma 3 270M Q4_K_M: the K-quant layout (Q4_K, and Q5_0 / Q8_0 where
+ * its tables pack them), from a real file. */
+Test(pack, gemma3_repack_dequantizes_identically) {
+    const char *path = getenv("QLM_GEMMA3_MODEL");
+    if (!path || !*path) path = "cache/gemma-3-270m-q4_k_m.gguf";
+    if (access(path, R_OK) != 0) cr_skip_test("%s not readable (make models)", path);
+    int by_type[QLM_TYPE_COUNT] = {0}, n_weights;
+    check_model_repack(path, by_type, &n_weights);
+    if (qlm_ops_select()->r16_types >> QLM_TYPE_Q4_K & 1)
+        cr_expect_gt(by_type[QLM_TYPE_Q4_K], 10, "Gemma's Q4_K weights get packed (%d)", by_type[QLM_TYPE_Q4_K]);
 }

@@ -410,7 +410,14 @@ static const qlm_cpu_kernels kernels = {
                  [QLM_TYPE_IQ4_NL] = qlm_gemm_r16_iq4_nl_avx512,
                  [QLM_TYPE_MXFP4] = qlm_gemm_r16_mxfp4_avx512,
                  [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_avx512,
-                 [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_avx512},
+                 [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_avx512,
+                 [QLM_TYPE_Q4_K] = qlm_gemm_r16_q4_k_avx512,
+                 [QLM_TYPE_Q5_K] = qlm_gemm_r16_q5_k_avx512,
+                 [QLM_TYPE_Q6_K] = qlm_gemm_r16_q6_k_avx512,
+                 [QLM_TYPE_Q5_1] = qlm_gemm_r16_q5_1_avx512,
+                 [QLM_TYPE_IQ4_XS] = qlm_gemm_r16_iq4_xs_avx512,
+                 [QLM_TYPE_Q2_K] = qlm_gemm_r16_q2_k_avx512,
+                 [QLM_TYPE_Q3_K] = qlm_gemm_r16_q3_k_avx512},
     .quantize_act8 = quantize_act8_avx512,
 };
 
@@ -418,7 +425,7 @@ QLM_CPU_MATMUL_ENTRY_POINTS(avx512, kernels)
 
 const qlm_ops qlm_ops_avx512 = {
     .name = "avx512",
-    .r16_types = QLM_R16_TYPES_SIMD,
+    .r16_types = QLM_R16_TYPES_SIMD | QLM_R16_TYPES_K,
     .matmul = matmul_avx512,
     .matmul_n = matmul_n_avx512,
     .rmsnorm = qlm_cpu_rmsnorm_ref,

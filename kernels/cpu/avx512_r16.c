@@ -9,7 +9,8 @@
  * repeated GEMVs.
  *
  * vpdpbusd multiplies unsigned by signed bytes: Q4 nibbles are unsigned as
- * stored, and so are Q5_0's q = nibble | fifth bit << 4 (value q - 16); Q8_0
+ * stored, and so are Q5_0's q = nibble | fifth bit << 4 (value q - 16; Q5_1:
+ * q, plus the min term as Q4_1); Q8_0
  * weights get +128 (xor 0x80), and the table formats (IQ4_NL, MXFP4) look
  * their nibbles up (vpshufb) in their kvalues table + 128 (1..241 and
  * 116..140: unsigned bytes). The offset is taken back exactly
@@ -23,7 +24,7 @@
 
 #include "kernels.h"
 
-enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0, KIND_Q5_0, KIND_IQ4_NL, KIND_MXFP4 };
+enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0, KIND_Q5_0, KIND_IQ4_NL, KIND_MXFP4, KIND_Q5_1 };
 #define TILE 8
 
 static inline __m512i bcast4(const int8_t *p) {
@@ -76,7 +77,7 @@ static inline __m512i q5_high4(__m512i qh_shifted) {
  * high nibbles = values 16 + 4(c-4)..; Q5_0: the same after its qh chunk,
  * with the fifth bits of those values OR-ed in; Q8_0: chunk c). */
 static inline void decode(int kind, const uint8_t *qs, __m512i u[8]) {
-    if (kind == KIND_Q5_0) {
+    if (kind == KIND_Q5_0 || kind == KIND_Q5_1) {
         const __m512i qh = _mm512_loadu_si512(qs), m4 = _mm512_set1_epi8(0x0f);
         for (int c = 0; c < 4; c++) {
             const __m512i v = _mm512_loadu_si512(qs + 64 * (c + 1));
@@ -108,10 +109,11 @@ static inline int chunk_at(int kind, int c) { return kind == KIND_Q8_0 ? 4 * c :
 
 static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb, const char *act, size_t act_stride,
                         float *y, int64_t ldy) {
-    const size_t header = kind == KIND_Q4_1 ? 4 : kind == KIND_MXFP4 ? 1 : 2;
-    const size_t quants = kind == KIND_Q8_0 ? 32 : kind == KIND_Q5_0 ? 20 : 16;
+    const int has_min = kind == KIND_Q4_1 || kind == KIND_Q5_1;
+    const size_t header = has_min ? 4 : kind == KIND_MXFP4 ? 1 : 2;
+    const size_t quants = kind == KIND_Q8_0 ? 32 : kind == KIND_Q5_0 || kind == KIND_Q5_1 ? 20 : 16;
     const size_t block = (header + quants) * QLM_PACK_ROWS;
-    const int offset = kind == KIND_Q4_0 ? 8 : kind == KIND_Q5_0 ? 16 : kind == KIND_Q4_1 ? 0 : 128;
+    const int offset = kind == KIND_Q4_0 ? 8 : kind == KIND_Q5_0 ? 16 : has_min ? 0 : 128;
     const int64_t n_in = nb * 32;
     qlm_act8 a[TILE];
     __m512 acc[TILE];
@@ -120,6 +122,7 @@ static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb
         acc[j] = _mm512_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++, w += block) {
+        if (T == 1) qlm_prefetch_ahead(w, block); /* decode: see QLM_PREFETCH_BYTES */
         const __m512 dw = row_scales(kind, w);
         __m512i u[8];
         decode(kind, w + header * QLM_PACK_ROWS, u);
@@ -131,25 +134,17 @@ static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb
             if (offset) isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(offset * a[j].sum[b]));
             const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(a[j].d[b]));
             acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), dd));
-            if (kind == KIND_Q4_1)
+            if (has_min)
                 acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(load_f16x16(w + 32), _mm512_set1_ps(a[j].s[b])));
         }
     }
     for (int j = 0; j < T; j++) _mm512_storeu_ps(y + j * ldy, acc[j]);
 }
 
-/* Full tiles, then one call for the remaining 1-7 tokens; T is a constant
- * in each call so the compiler keeps the accumulators in registers. */
+/* All tokens, 8 at a time (QLM_R16_TOKEN_TILES). */
 static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                         float *y, int64_t ldy) {
-    const char *ac = act;
-    int64_t t = 0;
-    for (; t + TILE <= n_tok; t += TILE) tile(kind, TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
-    const char *at = ac + t * act_stride;
-    float *yt = y + t * ldy;
-#define TAIL(T) tile(kind, T, w, nb, at, act_stride, yt, ldy)
-    QLM_TILE_TAIL_8(n_tok - t, TAIL)
-#undef TAIL
+    QLM_R16_TOKEN_TILES(tile, kind, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
 void qlm_gemm_r16_q4_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
@@ -180,4 +175,9 @@ void qlm_gemm_r16_iq4_nl_avx512(const void *w, int64_t nb, const void *act, size
 void qlm_gemm_r16_mxfp4_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                                float *y, int64_t ldy) {
     gemm(KIND_MXFP4, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q5_1_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy) {
+    gemm(KIND_Q5_1, w, nb, act, act_stride, n_tok, y, ldy);
 }

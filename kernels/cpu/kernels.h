@@ -17,24 +17,51 @@
 #endif
 /* The per-token loop of a tile: unrolled, so each token's accumulator is a
  * register of its own (a pragma other compilers ignore). */
-/* The token tail of a tile loop of 8: CALL(T) for T = n (0..7), T a
- * constant at each call site so a QLM_ALWAYS_INLINE tile specializes. */
-#define QLM_TILE_TAIL_8(n, CALL)                                                                             \
-    switch (n) {                                                                                             \
-    case 7: CALL(7); break;                                                                                  \
-    case 6: CALL(6); break;                                                                                  \
-    case 5: CALL(5); break;                                                                                  \
-    case 4: CALL(4); break;                                                                                  \
-    case 3: CALL(3); break;                                                                                  \
-    case 2: CALL(2); break;                                                                                  \
-    case 1: CALL(1); break;                                                                                  \
-    default: break;                                                                                          \
-    }
+/* The token loop of an R16 kernel over its tile function, called as
+ * TILE(kind, T, w, nb, act, act_stride, y, ldy): tiles of 8 tokens, then
+ * one call for the 1-7 remaining, T a constant at each call site so a
+ * QLM_ALWAYS_INLINE tile specializes and keeps its accumulators in
+ * registers. */
+#define QLM_R16_TOKEN_TILES(TILE, kind, w, nb, act, act_stride, n_tok, y, ldy)                               \
+    do {                                                                                                     \
+        const char *ac_ = (const char *)(act);                                                               \
+        int64_t t_ = 0;                                                                                      \
+        for (; t_ + 8 <= (n_tok); t_ += 8) TILE(kind, 8, w, nb, ac_ + t_ * (act_stride), act_stride, (y) + t_ * (ldy), ldy); \
+        const char *at_ = ac_ + t_ * (act_stride);                                                           \
+        float *yt_ = (y) + t_ * (ldy);                                                                       \
+        switch ((n_tok) - t_) {                                                                              \
+        case 7: TILE(kind, 7, w, nb, at_, act_stride, yt_, ldy); break;                                      \
+        case 6: TILE(kind, 6, w, nb, at_, act_stride, yt_, ldy); break;                                      \
+        case 5: TILE(kind, 5, w, nb, at_, act_stride, yt_, ldy); break;                                      \
+        case 4: TILE(kind, 4, w, nb, at_, act_stride, yt_, ldy); break;                                      \
+        case 3: TILE(kind, 3, w, nb, at_, act_stride, yt_, ldy); break;                                      \
+        case 2: TILE(kind, 2, w, nb, at_, act_stride, yt_, ldy); break;                                      \
+        case 1: TILE(kind, 1, w, nb, at_, act_stride, yt_, ldy); break;                                      \
+        default: break;                                                                                      \
+        }                                                                                                    \
+    } while (0)
 
 #if defined(__GNUC__) || defined(__clang__)
 #define QLM_UNROLL_TILE _Pragma("GCC unroll 8")
 #else
 #define QLM_UNROLL_TILE
+#endif
+
+/* Decode kernels streaming packed weights prefetch this far ahead of the
+ * block they read. With one token a block costs few instructions per byte,
+ * the hardware prefetcher alone keeps too few lines in flight, and a
+ * single-thread Q4_K stream read 20 GB/s from DRAM without it, 36 GB/s with
+ * it (bench --kernels; 2-9 KiB ahead all within 10%). */
+#define QLM_PREFETCH_BYTES 4096
+#if defined(__SSE__)
+#include <xmmintrin.h>
+/* Prefetches the lines of [p, p + bytes) QLM_PREFETCH_BYTES ahead. Always
+ * inlined: left a call, GCC finds the function "looping const" (a prefetch
+ * is no side effect to it) and deletes every call as dead code, which it
+ * did in the R16 kernel files (no prefetcht0 in their objects). */
+static QLM_ALWAYS_INLINE void qlm_prefetch_ahead(const void *p, size_t bytes) {
+    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch((const char *)p + QLM_PREFETCH_BYTES + off, _MM_HINT_T0);
+}
 #endif
 
 /* Quantizes n activations (n a multiple of the block size) into dst. */
@@ -251,6 +278,22 @@ void qlm_gemm_r16_iq4_nl_avx512(const void *w, int64_t nb, const void *act, size
                                 float *y, int64_t ldy);
 void qlm_gemm_r16_mxfp4_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                                float *y, int64_t ldy);
+/* Packed Q4_K and Q5_K (avx512_r16_kquants.c). */
+void qlm_gemm_r16_q4_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
+void qlm_gemm_r16_q5_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
+void qlm_gemm_r16_q5_1_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
+void qlm_gemm_r16_q6_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
+void qlm_gemm_r16_iq4_xs_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                                float *y, int64_t ldy);
+/* Packed Q2_K and Q3_K (avx512_r16_kquants_low.c). */
+void qlm_gemm_r16_q2_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
+void qlm_gemm_r16_q3_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
 void qlm_gemm_r16_q5_0_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                             float *y, int64_t ldy);
 void qlm_gemm_r16_iq4_nl_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,

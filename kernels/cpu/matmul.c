@@ -7,7 +7,8 @@ size_t qlm_matmul_scratch_size(qlm_type wtype, int64_t n_in, int64_t n_tok) {
     const qlm_type_traits *t = qlm_type_traits_get(wtype);
     if (!t || t->vec_dot_type == QLM_TYPE_F32) return 0; /* F32 activations used as they are */
     size_t row = qlm_row_size(t->vec_dot_type, n_in);
-    if (qlm_pack_supported(wtype, QLM_PACK_ROWS) && qlm_act8_row_size(n_in) > row) row = qlm_act8_row_size(n_in);
+    if (qlm_pack_supported(wtype, QLM_PACK_ROWS) && qlm_pack_reads_act8(wtype) && qlm_act8_row_size(n_in) > row)
+        row = qlm_act8_row_size(n_in);
     return row * (size_t)n_tok;
 }
 
@@ -23,32 +24,43 @@ typedef struct matmul_plan {
     qlm_gemm_r16_fn gemm;      /* packed kernel */
 } matmul_plan;
 
+/* The row-major kernels of w's type (single-token calls may have their own). */
+static void row_kernels(const qlm_cpu_kernels *k, const qlm_tensor *w, int64_t n_tok, matmul_plan *p) {
+    const int have = k->dot[w->type] != NULL;
+    p->dot = have ? k->dot[w->type] : qlm_type_traits_get(w->type)->vec_dot;
+    p->dot4 = have ? k->dot4[w->type] : NULL; /* a pair, never mixed */
+    p->gemm4x2 = have ? k->gemm4x2[w->type] : NULL;
+    p->gemm4x4 = p->gemm4x2 ? k->gemm4x4[w->type] : NULL; /* quads only with pairs for the rest */
+    if (n_tok == 1 && k->dot_decode[w->type]) {
+        p->dot = k->dot_decode[w->type];
+        p->dot4 = NULL;
+        p->gemm4x2 = p->gemm4x4 = NULL;
+    }
+}
+
+/* The packed kernel of w's type, or its scalar reference (pack.c). */
+static qlm_gemm_r16_fn packed_kernel(const qlm_cpu_kernels *k, qlm_type type) {
+    static const qlm_gemm_r16_fn refs[QLM_TYPE_COUNT] = {
+        [QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_ref,     [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_ref,
+        [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_ref,     [QLM_TYPE_Q5_0] = qlm_gemm_r16_q5_0_ref,
+        [QLM_TYPE_IQ4_NL] = qlm_gemm_r16_iq4_nl_ref, [QLM_TYPE_MXFP4] = qlm_gemm_r16_mxfp4_ref,
+        [QLM_TYPE_Q4_K] = qlm_gemm_r16_q4_k_ref,     [QLM_TYPE_Q5_K] = qlm_gemm_r16_q5_k_ref,
+        [QLM_TYPE_IQ4_XS] = qlm_gemm_r16_iq4_xs_ref, [QLM_TYPE_Q6_K] = qlm_gemm_r16_q6_k_ref,
+        [QLM_TYPE_Q5_1] = qlm_gemm_r16_q5_1_ref,     [QLM_TYPE_Q2_K] = qlm_gemm_r16_q2_k_ref,
+        [QLM_TYPE_Q3_K] = qlm_gemm_r16_q3_k_ref};
+    return k->gemm_r16[type] ? k->gemm_r16[type] : refs[type];
+}
+
 static matmul_plan plan_for(const qlm_cpu_kernels *k, const qlm_tensor *w, int64_t n_tok) {
     const qlm_type_traits *t = qlm_type_traits_get(w->type);
     const int64_t n_in = w->ne[0];
     matmul_plan p = {.packed = w->layout == QLM_LAYOUT_R16, .act_row = (size_t)n_in * sizeof(float)};
-    if (p.packed) {
-        static const qlm_gemm_r16_fn refs[QLM_TYPE_COUNT] = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_ref,
-                                                             [QLM_TYPE_Q4_1] = qlm_gemm_r16_q4_1_ref,
-                                                             [QLM_TYPE_Q8_0] = qlm_gemm_r16_q8_0_ref,
-                                                             [QLM_TYPE_Q5_0] = qlm_gemm_r16_q5_0_ref,
-                                                             [QLM_TYPE_IQ4_NL] = qlm_gemm_r16_iq4_nl_ref,
-                                                             [QLM_TYPE_MXFP4] = qlm_gemm_r16_mxfp4_ref};
-        p.gemm = k->gemm_r16[w->type] ? k->gemm_r16[w->type] : refs[w->type];
+    if (p.packed) p.gemm = packed_kernel(k, w->type);
+    else row_kernels(k, w, n_tok, &p);
+    if (p.packed && qlm_pack_reads_act8(w->type)) {
         p.quantize = k->quantize_act8 ? k->quantize_act8 : qlm_act8_quantize_ref;
         p.act_row = qlm_act8_row_size(n_in);
-        return p;
-    }
-    p.dot = k->dot[w->type] ? k->dot[w->type] : t->vec_dot;
-    p.dot4 = k->dot[w->type] ? k->dot4[w->type] : NULL; /* a pair, never mixed */
-    p.gemm4x2 = k->dot[w->type] ? k->gemm4x2[w->type] : NULL;
-    p.gemm4x4 = p.gemm4x2 ? k->gemm4x4[w->type] : NULL; /* quads only with pairs for the rest */
-    if (n_tok == 1 && k->dot_decode[w->type]) {
-        p.dot = k->dot_decode[w->type];
-        p.dot4 = NULL;
-        p.gemm4x2 = p.gemm4x4 = NULL;
-    }
-    if (t->vec_dot_type != QLM_TYPE_F32) {
+    } else if (t->vec_dot_type != QLM_TYPE_F32) {
         p.quantize = k->quantize[t->vec_dot_type] ? k->quantize[t->vec_dot_type]
                                                   : qlm_type_traits_get(t->vec_dot_type)->from_float;
         p.act_row = qlm_row_size(t->vec_dot_type, n_in);

@@ -429,19 +429,10 @@ static QLM_ALWAYS_INLINE void r16_tile(int kind, int T, const uint8_t *w, int64_
             vst1q_f32(y + j * ldy + 4 * q, acc[q][j]);
 }
 
-/* Full tiles, then one call for the remaining 1 to R16_TILE - 1 tokens, T
- * a constant in each call so the accumulators stay in registers. */
+/* All tokens, 8 at a time (QLM_R16_TOKEN_TILES). */
 static QLM_ALWAYS_INLINE void r16_gemm(int kind, const void *w, int64_t nb, const void *act,
                                        size_t act_stride, int64_t n_tok, float *y, int64_t ldy) {
-    const char *ac = act;
-    int64_t t = 0;
-    for (; t + R16_TILE <= n_tok; t += R16_TILE)
-        r16_tile(kind, R16_TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
-    const char *at = ac + t * act_stride;
-    float *yt = y + t * ldy;
-#define TAIL(T) r16_tile(kind, T, w, nb, at, act_stride, yt, ldy)
-    QLM_TILE_TAIL_8(n_tok - t, TAIL)
-#undef TAIL
+    QLM_R16_TOKEN_TILES(r16_tile, kind, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
 static void gemm_r16_q4_0_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,

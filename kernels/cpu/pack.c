@@ -1,24 +1,46 @@
 /* pack.c - the R16 layout (see pack.h): packing, unpacking a row, the act8
  * activation rows and the scalar reference kernels for packed weights. */
+#include <stddef.h>
 #include <string.h>
 
 #include "pack.h"
+#include "quant_ref.h"
 
 /* Per-type shape of a block: header bytes (scale fields of field bytes
- * each: fp16, or MXFP4's one E8M0 byte) then quant bytes. */
+ * each: fp16, or MXFP4's one E8M0 byte) and quant bytes; the header starts
+ * at byte header_at of the original block (0, or after the quants: Q6_K
+ * keeps d last), and always comes first in the packed block. */
 typedef struct block_shape {
-    size_t header, quants, field;
+    size_t header, quants, field, header_at;
 } block_shape;
 
 static int shape_of(qlm_type t, block_shape *s) {
     switch (t) {
-    case QLM_TYPE_Q4_0: *s = (block_shape){2, QLM_QK4_0 / 2, 2}; return 1;
-    case QLM_TYPE_Q4_1: *s = (block_shape){4, QLM_QK4_1 / 2, 2}; return 1;
-    case QLM_TYPE_Q8_0: *s = (block_shape){2, QLM_QK8_0, 2}; return 1;
+    case QLM_TYPE_Q4_0: *s = (block_shape){2, QLM_QK4_0 / 2, 2, 0}; return 1;
+    case QLM_TYPE_Q4_1: *s = (block_shape){4, QLM_QK4_1 / 2, 2, 0}; return 1;
+    case QLM_TYPE_Q8_0: *s = (block_shape){2, QLM_QK8_0, 2, 0}; return 1;
     /* Q5_0's qh (4 bytes) packs as its first quant chunk, qs as the next 4 */
-    case QLM_TYPE_Q5_0: *s = (block_shape){2, 4 + QLM_QK5_0 / 2, 2}; return 1;
-    case QLM_TYPE_IQ4_NL: *s = (block_shape){2, QLM_QK4_NL / 2, 2}; return 1;
-    case QLM_TYPE_MXFP4: *s = (block_shape){1, QLM_QK_MXFP4 / 2, 1}; return 1;
+    case QLM_TYPE_Q5_0: *s = (block_shape){2, 4 + QLM_QK5_0 / 2, 2, 0}; return 1;
+    case QLM_TYPE_IQ4_NL: *s = (block_shape){2, QLM_QK4_NL / 2, 2, 0}; return 1;
+    case QLM_TYPE_MXFP4: *s = (block_shape){1, QLM_QK_MXFP4 / 2, 1, 0}; return 1;
+    /* Q5_1: d and m, then Q5_0's quant chunks */
+    case QLM_TYPE_Q5_1: *s = (block_shape){4, 4 + QLM_QK5_1 / 2, 2, 0}; return 1;
+    /* K-quants: d and dmin; the 12 scale bytes as quant chunks 0-2, then
+     * (Q5_K) qh as chunks 3-10, then qs */
+    case QLM_TYPE_Q4_K: *s = (block_shape){4, 12 + QLM_QK_K / 2, 2, 0}; return 1;
+    case QLM_TYPE_Q5_K: *s = (block_shape){4, 12 + QLM_QK_K / 8 + QLM_QK_K / 2, 2, 0}; return 1;
+    /* IQ4_XS: d and scales_h; scales_l as quant chunk 0, then qs */
+    case QLM_TYPE_IQ4_XS: *s = (block_shape){4, QLM_QK_K / 64 + QLM_QK_K / 2, 2, 0}; return 1;
+    /* Q6_K: ql as quant chunks 0-31, qh 32-47, the 16 scales 48-51; d last */
+    case QLM_TYPE_Q6_K: *s = (block_shape){2, QLM_QK_K / 2 + QLM_QK_K / 4 + QLM_QK_K / 16, 2, offsetof(qlm_block_q6_k, d)}; return 1;
+    /* Q2_K: scales as quant chunks 0-3, qs 4-19; d and dmin last */
+    case QLM_TYPE_Q2_K:
+        *s = (block_shape){4, QLM_QK_K / 16 + QLM_QK_K / 4, 2, offsetof(qlm_block_q2_k, d)};
+        return 1;
+    /* Q3_K: hmask as quant chunks 0-7, qs 8-23, the 12 scale bytes 24-26; d last */
+    case QLM_TYPE_Q3_K:
+        *s = (block_shape){2, QLM_QK_K / 8 + QLM_QK_K / 4 + 12, 2, offsetof(qlm_block_q3_k, d)};
+        return 1;
     default: return 0;
     }
 }
@@ -31,9 +53,11 @@ int qlm_pack_supported(qlm_type type, int64_t n_rows) {
 /* Block b of row r (0..15) <-> its packed place, byte by byte: header field
  * bytes go to field-major slots, quant bytes to 4-byte lanes of 16 rows. */
 static size_t packed_offset(const block_shape *s, int r, size_t byte) {
-    if (byte < s->header)
-        return (byte / s->field) * s->field * QLM_PACK_ROWS + (size_t)r * s->field + byte % s->field;
-    const size_t q = byte - s->header;
+    if (byte >= s->header_at && byte < s->header_at + s->header) {
+        const size_t h = byte - s->header_at;
+        return (h / s->field) * s->field * QLM_PACK_ROWS + (size_t)r * s->field + h % s->field;
+    }
+    const size_t q = byte < s->header_at ? byte : byte - s->header;
     return s->header * QLM_PACK_ROWS + (q / 4) * 4 * QLM_PACK_ROWS + (size_t)r * 4 + q % 4;
 }
 
@@ -134,13 +158,14 @@ static int q5_0_value(const uint8_t *qs, int r, int j) {
     return (q4_value(qs + 4 * QLM_PACK_ROWS, r, j) | ((qh[j / 8] >> (j % 8)) & 1) << 4) - 16;
 }
 
-enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0, KIND_Q5_0, KIND_IQ4_NL, KIND_MXFP4 };
+enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0, KIND_Q5_0, KIND_IQ4_NL, KIND_MXFP4, KIND_Q5_1 };
 
 /* Weight value j (0..31) of row r as an integer, by kind. */
 static int value_of(int kind, const uint8_t *qs, int r, int j) {
     switch (kind) {
     case KIND_Q8_0: return q8_value(qs, r, j);
     case KIND_Q5_0: return q5_0_value(qs, r, j);
+    case KIND_Q5_1: return q5_0_value(qs, r, j) + 16;
     case KIND_IQ4_NL: return qlm_kvalues_iq4nl[q4_value(qs, r, j)];
     case KIND_MXFP4: return qlm_kvalues_mxfp4[q4_value(qs, r, j)];
     default: return q4_value(qs, r, j) - (kind == KIND_Q4_0 ? 8 : 0);
@@ -158,8 +183,8 @@ static float scale_of(int kind, const uint8_t *blk, int r) {
  * + block 0's term, + block 1's, ... */
 static void gemm_r16_ref(int kind, const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                          float *y, int64_t ldy) {
-    static const qlm_type types[] = {QLM_TYPE_Q4_0, QLM_TYPE_Q4_1,   QLM_TYPE_Q8_0,
-                                     QLM_TYPE_Q5_0, QLM_TYPE_IQ4_NL, QLM_TYPE_MXFP4};
+    static const qlm_type types[] = {QLM_TYPE_Q4_0,   QLM_TYPE_Q4_1,  QLM_TYPE_Q8_0, QLM_TYPE_Q5_0,
+                                     QLM_TYPE_IQ4_NL, QLM_TYPE_MXFP4, QLM_TYPE_Q5_1};
     block_shape s;
     shape_of(types[kind], &s);
     const size_t bb = (s.header + s.quants) * QLM_PACK_ROWS;
@@ -180,7 +205,7 @@ static void gemm_r16_ref(int kind, const void *w, int64_t nb, const void *act, s
                 const float dd = scale_of(kind, blk, r) * a.d[b];
                 float acc = y[t * ldy + r];
                 acc += (float)isum * dd;
-                if (kind == KIND_Q4_1) acc += f16_at(blk + 2 * QLM_PACK_ROWS, r) * a.s[b];
+                if (kind == KIND_Q4_1 || kind == KIND_Q5_1) acc += f16_at(blk + 2 * QLM_PACK_ROWS, r) * a.s[b];
                 y[t * ldy + r] = acc;
             }
         }
@@ -215,4 +240,64 @@ void qlm_gemm_r16_iq4_nl_ref(const void *w, int64_t nb, const void *act, size_t 
 void qlm_gemm_r16_mxfp4_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
                             int64_t ldy) {
     gemm_r16_ref(KIND_MXFP4, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q5_1_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy) {
+    gemm_r16_ref(KIND_Q5_1, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+/* K-quants: each row's block is gathered back from the packed bytes and
+ * added by the row-major reference's own block step, so packed and
+ * row-major results are the same bits (activations: Q8_K rows). */
+static void gemm_r16_kquant_ref(qlm_type type, float (*step)(float, const void *, const void *), const void *w,
+                                int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                                int64_t ldy) {
+    block_shape s;
+    shape_of(type, &s);
+    const size_t bb = s.header + s.quants;
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int r = 0; r < QLM_PACK_ROWS; r++) y[t * ldy + r] = 0.0f;
+    if (bb > sizeof(qlm_block_q6_k)) return; /* not a K type (pack.h lists those) */
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = (const uint8_t *)w + (size_t)b * bb * QLM_PACK_ROWS;
+        for (int r = 0; r < QLM_PACK_ROWS; r++) {
+            uint8_t row_block[sizeof(qlm_block_q6_k)]; /* the largest packed K block */
+            for (size_t i = 0; i < bb; i++) row_block[i] = blk[packed_offset(&s, r, i)];
+            for (int64_t t = 0; t < n_tok; t++) {
+                const qlm_block_q8_k *a = (const qlm_block_q8_k *)((const char *)act + t * act_stride) + b;
+                y[t * ldy + r] = step(y[t * ldy + r], row_block, a);
+            }
+        }
+    }
+}
+
+void qlm_gemm_r16_q4_k_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy) {
+    gemm_r16_kquant_ref(QLM_TYPE_Q4_K, qlm_dot_block_q4_k, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q5_k_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy) {
+    gemm_r16_kquant_ref(QLM_TYPE_Q5_K, qlm_dot_block_q5_k, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_iq4_xs_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                             int64_t ldy) {
+    gemm_r16_kquant_ref(QLM_TYPE_IQ4_XS, qlm_dot_block_iq4_xs, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q6_k_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy) {
+    gemm_r16_kquant_ref(QLM_TYPE_Q6_K, qlm_dot_block_q6_k, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q2_k_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy) {
+    gemm_r16_kquant_ref(QLM_TYPE_Q2_K, qlm_dot_block_q2_k, w, nb, act, act_stride, n_tok, y, ldy);
+}
+
+void qlm_gemm_r16_q3_k_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy) {
+    gemm_r16_kquant_ref(QLM_TYPE_Q3_K, qlm_dot_block_q3_k, w, nb, act, act_stride, n_tok, y, ldy);
 }

@@ -17,7 +17,14 @@
  * and a group of 16 rows occupies exactly the bytes it did before. Q4 chunk
  * c holds values 4c..4c+3 in its low nibbles and 16+4c..16+4c+3 in the high
  * ones (ggml's nibble order is kept). Tensors whose row count is not a
- * multiple of 16 stay row-major. */
+ * multiple of 16 stay row-major.
+ *
+ * The 256-value formats (Q2_K-Q6_K, IQ4_XS) pack the same way with their
+ * sub-block scales as quant chunks too, so a kernel unpacks the scales of
+ * 16 rows with a few lane-wise integer ops instead of 16 scalar
+ * unpackings; the header fields that Q2_K, Q3_K and Q6_K store last still
+ * pack first. Their packed kernels are defined as the row-major reference,
+ * bit for bit. */
 #ifndef QLM_PACK_H
 #define QLM_PACK_H
 
@@ -35,6 +42,12 @@
 #define QLM_R16_TYPES ((1ull << QLM_TYPE_Q4_0) | (1ull << QLM_TYPE_Q4_1) | (1ull << QLM_TYPE_Q8_0))
 #define QLM_R16_TYPES_SIMD \
     (QLM_R16_TYPES | (1ull << QLM_TYPE_Q5_0) | (1ull << QLM_TYPE_IQ4_NL) | (1ull << QLM_TYPE_MXFP4))
+
+/* Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS and Q5_1 pack too (AVX-512 only: the
+ * other tables' row kernels beat the scalar packed reference). */
+#define QLM_R16_TYPES_K                                                                                      \
+    ((1ull << QLM_TYPE_Q4_K) | (1ull << QLM_TYPE_Q5_K) | (1ull << QLM_TYPE_Q6_K) | (1ull << QLM_TYPE_IQ4_XS) | \
+     (1ull << QLM_TYPE_Q5_1) | (1ull << QLM_TYPE_Q2_K) | (1ull << QLM_TYPE_Q3_K))
 
 /* Whether qlm_pack_tensor can pack a tensor of this type and row count. */
 int qlm_pack_supported(qlm_type type, int64_t n_rows);
@@ -62,6 +75,12 @@ typedef struct qlm_act8 {
     const float *d, *s;
     const int32_t *sum;
 } qlm_act8;
+
+/* Whether packed kernels of this type read act8 rows (else: Q8_K rows,
+ * the K-quants' activations, as their row-major kernels). */
+static inline int qlm_pack_reads_act8(qlm_type type) {
+    return qlm_type_traits_get(type)->vec_dot_type != QLM_TYPE_Q8_K;
+}
 
 /* Bytes of one token's act8 row (a multiple of 64). */
 size_t qlm_act8_row_size(int64_t n_in);
@@ -113,5 +132,36 @@ void qlm_gemm_r16_iq4_nl_ref(const void *w, int64_t n_blocks, const void *act, s
                              float *y, int64_t ldy);
 void qlm_gemm_r16_mxfp4_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
                             float *y, int64_t ldy);
+/* Q5_1: header fields d and m, then Q5_0's chunks; weights q (0..31) and
+ * Q4_1's min term. */
+void qlm_gemm_r16_q5_1_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
+
+/* Q4_K and Q5_K (Q8_K activation rows, act_stride apart): header fields d
+ * and dmin, then the 12 scale bytes as quant chunks 0-2, Q5_K's qh as
+ * chunks 3-10, then qs. Defined as the row-major reference: each row,
+ * block by block, through qlm_dot_block_q4_k / _q5_k, so packed results
+ * equal row-major ones bit for bit. */
+void qlm_gemm_r16_q4_k_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
+void qlm_gemm_r16_q5_k_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
+/* IQ4_XS the same way: header fields d and scales_h, scales_l as quant
+ * chunk 0, then qs. */
+void qlm_gemm_r16_iq4_xs_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                             float *y, int64_t ldy);
+/* Q6_K: header field d (last in the original block), then ql as quant
+ * chunks 0-31, qh as 32-47, the 16 signed scales as 48-51. */
+void qlm_gemm_r16_q6_k_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
+/* Q2_K: header fields d and dmin (last in the original block), then the 16
+ * scale bytes (low nibble scale, high nibble minimum) as quant chunks 0-3,
+ * qs as 4-19. Q3_K: header field d (last), then hmask as quant chunks 0-7,
+ * qs as 8-23, the 12 packed scale bytes as 24-26. Both through
+ * qlm_dot_block_q2_k / _q3_k, as Q4_K. */
+void qlm_gemm_r16_q2_k_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
+void qlm_gemm_r16_q3_k_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
 
 #endif

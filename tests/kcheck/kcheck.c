@@ -354,7 +354,7 @@ static void check_converted(const char *what, const mm_case *c, const mm_data *d
     if (d->tt->vec_dot_type == QLM_TYPE_F32) return;
     size_t stride = d->arow, used = d->arow;
     void *want = d->xq;
-    if (c->packed) {
+    if (c->packed && qlm_pack_reads_act8(c->type)) {
         stride = qlm_act8_row_size(c->n_in), used = (size_t)c->n_in + (size_t)(c->n_in / 32) * 12;
         want = xmalloc(stride * (size_t)c->n_tok);
         for (int64_t t = 0; t < c->n_tok; t++)
@@ -493,9 +493,10 @@ static int packed_toks(int64_t n_in, const int64_t **toks) {
  * vector. */
 static void check_matmul(const qlm_ops *ops) {
     static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 256, 1280, 4096 + 32}, n_toks[] = {1, 3};
+    const char *only = getenv("KCHECK_TYPE"); /* one type's matmuls only (while working on its kernels) */
     for (int type = 0; type < QLM_TYPE_COUNT; type++) {
         const qlm_type_traits *tt = qlm_type_traits_get((uint32_t)type);
-        if (!tt || !tt->vec_dot) continue;
+        if (!tt || !tt->vec_dot || (only && strcmp(only, qlm_type_name((qlm_type)type)) != 0)) continue;
         for (size_t a = 0; a < sizeof n_ins / sizeof n_ins[0]; a++) {
             if (n_ins[a] % tt->block_size != 0) continue;
             const row_set rs = rows_for(n_ins[a]);
