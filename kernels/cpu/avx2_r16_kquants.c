@@ -1,0 +1,128 @@
+/* avx2_r16_kquants.c - AVX2 kernel for R16-packed Q4_K (pack.h; the layout
+ * is described in avx512_r16_kquants.c): 16 rows x up to TILE tokens of Q8_K
+ * activations, as two halves of 8 rows (the first and second 32 bytes of
+ * every 64-byte field and chunk).
+ *
+ * Without VNNI: vpmaddubsw of the unsigned nibbles against 4 broadcast
+ * activation bytes gives saturating int16 pairs, each at most 2 * 15 * 128
+ * = 3840 in magnitude, so a sub-block's 8 chunks sum to at most 30720 <
+ * 32767 in int16; vpmaddwd of that sum with the sub-block's scale in both
+ * int16 halves of the lane then adds scale * dot exactly in int32 (|isum| <=
+ * 8 * 63 * 61440). The minimums the same way: the scales m as int16 pairs
+ * against the Q8_K bsums summed in pairs. Then the reference's float steps
+ * lane-wise, so results equal qlm_dot_block_q4_k's bit for bit. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "kquants_scales.h"
+
+/* 16 ymm registers: a sub-block's 8 chunks, the tokens' sums and the
+ * accumulators of both halves fill them at 2 tokens. */
+#define TILE 2
+
+static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* Chunk c (after the 64-byte d, dmin header) of half h. */
+static inline __m256i chunk8(const uint8_t *blk, int c, int h) {
+    return _mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * c + 32 * h));
+}
+
+/* Half h's scales and minimums, one int32 lane a row: sc[j] = scale of
+ * sub-block j in both int16 halves; m02 = (m0, m2) int16 pairs, m13, m46,
+ * m57 likewise (qlm_k4_unpack's byte order, lane-wise). */
+typedef struct k4_half {
+    __m256 d, dmin;
+    __m256i sc[8], m02, m13, m46, m57;
+} k4_half;
+
+static QLM_ALWAYS_INLINE void k4_half_decode(const uint8_t *blk, int h, k4_half *k) {
+    const __m256i u0 = chunk8(blk, 0, h), u1 = chunk8(blk, 1, h), u2 = chunk8(blk, 2, h);
+    const __m256i m6 = _mm256_set1_epi32(0x3f3f3f3f), m4 = _mm256_set1_epi32(0x0f0f0f0f);
+    const __m256i m2 = _mm256_set1_epi32(0x03030303), lo16 = _mm256_set1_epi32(0x00ff00ff);
+    k->d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * h)));
+    k->dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 32 + 16 * h)));
+    const __m256i sc_lo = _mm256_and_si256(u0, m6);
+    const __m256i sc_hi = _mm256_or_si256(_mm256_and_si256(u2, m4),
+                                          _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 6), m2), 4));
+    const __m256i m_lo = _mm256_and_si256(u1, m6);
+    const __m256i m_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m4),
+                                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m2), 4));
+    for (int j = 0; j < 8; j++) {
+        const __m256i b = _mm256_and_si256(_mm256_srli_epi32(j < 4 ? sc_lo : sc_hi, 8 * (j % 4)),
+                                           _mm256_set1_epi32(0xff));
+        k->sc[j] = _mm256_or_si256(b, _mm256_slli_epi32(b, 16));
+    }
+    k->m02 = _mm256_and_si256(m_lo, lo16);
+    k->m13 = _mm256_and_si256(_mm256_srli_epi32(m_lo, 8), lo16);
+    k->m46 = _mm256_and_si256(m_hi, lo16);
+    k->m57 = _mm256_and_si256(_mm256_srli_epi32(m_hi, 8), lo16);
+}
+
+/* msum of one token for the half's 8 rows (see avx512_r16_kquants.c). */
+static QLM_ALWAYS_INLINE __m256i k4_msum(const k4_half *k, const int16_t *bsums) {
+    const __m128i p = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                                     _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    const __m128i q = _mm_shuffle_epi8(p, _mm_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15));
+    __m256i acc = _mm256_madd_epi16(k->m02, _mm256_set1_epi32(_mm_extract_epi32(q, 0)));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(k->m13, _mm256_set1_epi32(_mm_extract_epi32(q, 1))));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(k->m46, _mm256_set1_epi32(_mm_extract_epi32(q, 2))));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(k->m57, _mm256_set1_epi32(_mm_extract_epi32(q, 3))));
+}
+
+static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb, const char *act, size_t act_stride,
+                                   float *y, int64_t ldy) {
+    (void)kind; /* Q4_K only */
+    const size_t block = sizeof(qlm_block_q4_k) * QLM_PACK_ROWS;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[2][TILE];
+    for (int t = 0; t < T; t++) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, w += block) {
+        if (T == 1) qlm_prefetch_ahead(w, block); /* see QLM_PREFETCH_BYTES */
+        const qlm_block_q8_k *a[TILE];
+        for (int t = 0; t < T; t++) a[t] = (const qlm_block_q8_k *)(act + t * act_stride) + b;
+        for (int h = 0; h < 2; h++) {
+            k4_half k;
+            k4_half_decode(w, h, &k);
+            __m256i isum[TILE];
+            for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
+            for (int j = 0; j < 8; j++) { /* qs chunks 8 (j / 2) ..: low nibbles for even j */
+                __m256i u[8];
+                for (int c = 0; c < 8; c++) {
+                    const __m256i v = chunk8(w, 3 + 8 * (j / 2) + c, h);
+                    u[c] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
+                }
+                QLM_UNROLL_TILE
+                for (int t = 0; t < T; t++) {
+                    const int8_t *aq = a[t]->qs + 32 * j;
+                    __m256i s = _mm256_setzero_si256();
+                    for (int c = 0; c < 8; c++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(u[c], bcast4(aq + 4 * c)));
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s, k.sc[j]));
+                }
+            }
+            QLM_UNROLL_TILE
+            for (int t = 0; t < T; t++) {
+                const __m256 yd = _mm256_set1_ps(a[t]->d);
+                const __m256 t0 = _mm256_mul_ps(_mm256_mul_ps(k.d, yd), _mm256_cvtepi32_ps(isum[t]));
+                const __m256 t1 = _mm256_mul_ps(_mm256_mul_ps(k.dmin, yd), _mm256_cvtepi32_ps(k4_msum(&k, a[t]->bsums)));
+                acc[h][t] = _mm256_sub_ps(_mm256_add_ps(acc[h][t], t0), t1);
+            }
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        _mm256_storeu_ps(y + t * ldy, acc[0][t]);
+        _mm256_storeu_ps(y + t * ldy + 8, acc[1][t]);
+    }
+}
+
+void qlm_gemm_r16_q4_k_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                            int64_t ldy) {
+    const char *ac = act;
+    int64_t t = 0;
+    for (; t + TILE <= n_tok; t += TILE) tile(0, TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
+    if (t < n_tok) tile(0, 1, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
+}
