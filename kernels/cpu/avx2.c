@@ -531,7 +531,9 @@ static const qlm_cpu_kernels kernels = {
                  [QLM_TYPE_Q5_0] = qlm_gemm_r16_q5_0_avx2,
                  [QLM_TYPE_IQ4_NL] = qlm_gemm_r16_iq4_nl_avx2,
                  [QLM_TYPE_MXFP4] = qlm_gemm_r16_mxfp4_avx2,
-                 [QLM_TYPE_Q4_K] = qlm_gemm_r16_q4_k_avx2},
+                 [QLM_TYPE_Q4_K] = qlm_gemm_r16_q4_k_avx2,
+                 [QLM_TYPE_Q5_K] = qlm_gemm_r16_q5_k_avx2,
+                 [QLM_TYPE_IQ4_XS] = qlm_gemm_r16_iq4_xs_avx2},
     .quantize_act8 = quantize_act8_avx2,
 };
 
@@ -539,7 +541,7 @@ QLM_CPU_MATMUL_ENTRY_POINTS(avx2, kernels)
 
 const qlm_ops qlm_ops_avx2 = {
     .name = "avx2",
-    .r16_types = QLM_R16_TYPES_SIMD | (1ull << QLM_TYPE_Q4_K),
+    .r16_types = QLM_R16_TYPES_SIMD | QLM_R16_TYPES_K_AVX2,
     .matmul = matmul_avx2,
     .matmul_n = matmul_n_avx2,
     .rmsnorm = qlm_cpu_rmsnorm_ref,

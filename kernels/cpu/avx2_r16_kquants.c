@@ -1,7 +1,9 @@
-/* avx2_r16_kquants.c - AVX2 kernel for R16-packed Q4_K (pack.h; the layout
- * is described in avx512_r16_kquants.c): 16 rows x up to TILE tokens of Q8_K
- * activations, as two halves of 8 rows (the first and second 32 bytes of
- * every 64-byte field and chunk).
+/* avx2_r16_kquants.c - AVX2 kernels for R16-packed Q4_K, Q5_K and IQ4_XS
+ * (pack.h; the layouts are described in avx512_r16_kquants.c): 16 rows x up
+ * to TILE tokens of Q8_K activations, as two halves of 8 rows (the first and
+ * second 32 bytes of every 64-byte field and chunk). Q6_K stays row-major
+ * here: a packed AVX2 tile decoded 22% slower than its row kernel (28 GB/s,
+ * one thread), its 1.3x on prompts not worth that.
  *
  * Without VNNI: vpmaddubsw of the unsigned nibbles against 4 broadcast
  * activation bytes gives saturating int16 pairs, each at most 2 * 15 * 128
@@ -10,7 +12,8 @@
  * int16 halves of the lane then adds scale * dot exactly in int32 (|isum| <=
  * 8 * 63 * 61440). The minimums the same way: the scales m as int16 pairs
  * against the Q8_K bsums summed in pairs. Then the reference's float steps
- * lane-wise, so results equal qlm_dot_block_q4_k's bit for bit. */
+ * lane-wise, so results equal qlm_dot_block_q4_k's bit for bit; the other
+ * formats below say how their sums stay within int16. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -74,11 +77,94 @@ static QLM_ALWAYS_INLINE __m256i k4_msum(const k4_half *k, const int16_t *bsums)
     return _mm256_add_epi32(acc, _mm256_madd_epi16(k->m57, _mm256_set1_epi32(_mm_extract_epi32(q, 3))));
 }
 
+/* ---------------------------------------------------- per-format sums */
+
+enum { KIND_Q4_K, KIND_Q5_K, KIND_IQ4_XS };
+
+/* Q4_K / Q5_K: sub-block j's 8 chunks as unsigned quants (Q5_K: qh chunk c
+ * = chunk 3 + c, bit j of each byte becomes bit 4; qs after it). */
+static QLM_ALWAYS_INLINE void k4_quants(const uint8_t *w, int q5, int h, int j, __m256i u[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int c = 0; c < 8; c++) {
+        const __m256i v = chunk8(w, 3 + (q5 ? 8 : 0) + 8 * (j / 2) + c, h);
+        u[c] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
+        if (q5) {
+            const __m256i qh = chunk8(w, 3 + c, h);
+            const __m256i bit = j <= 4 ? _mm256_slli_epi16(qh, 4 - j) : _mm256_srli_epi16(qh, j - 4);
+            u[c] = _mm256_or_si256(u[c], _mm256_and_si256(bit, _mm256_set1_epi8(0x10)));
+        }
+    }
+}
+
+/* Q5_K's quants reach 31: a pair is at most 2 * 31 * 127 = 7874, so 4
+ * chunks share an int16 sum (31496) and the sub-block takes two. */
+static QLM_ALWAYS_INLINE void k4_isums(int q5, int T, const uint8_t *w, int h, const k4_half *k,
+                                       const qlm_block_q8_k *const *a, __m256i *isum) {
+    for (int j = 0; j < 8; j++) {
+        __m256i u[8];
+        k4_quants(w, q5, h, j, u);
+        QLM_UNROLL_TILE
+        for (int t = 0; t < T; t++) {
+            const int8_t *aq = a[t]->qs + 32 * j;
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+            for (int c = 0; c < 4; c++) {
+                s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(u[c], bcast4(aq + 4 * c)));
+                s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(u[c + 4], bcast4(aq + 16 + 4 * c)));
+            }
+            if (!q5) s0 = _mm256_add_epi16(s0, s1); /* Q4: at most 30480 */
+            isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s0, k->sc[j]));
+            if (q5) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s1, k->sc[j]));
+        }
+    }
+}
+
+/* A signed scale (int32 lane) in both int16 halves of its lane. */
+static inline __m256i pair16(__m256i v) {
+    return _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(v, 16));
+}
+
+/* IQ4_XS: the table's signed values with vpsignb, as avx2_r16.c's IQ4_NL:
+ * |w| times the activation with w's sign (Q8_K quants are within +-127), a
+ * pair at most 2 * 127 * 127 = 32258, each chunk's pairs scaled by vpmaddwd. */
+static QLM_ALWAYS_INLINE void xs_isums(int T, const uint8_t *w, int h, const qlm_block_q8_k *const *a,
+                                       __m256i *isum) {
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qlm_kvalues_iq4nl));
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i sh = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(w + 32 + 16 * h)));
+    const __m256i sl = chunk8(w, 0, h);
+    for (int ib = 0; ib < 8; ib++) {
+        __m256i u[8];
+        for (int k = 0; k < 4; k++) {
+            const __m256i v = chunk8(w, 1 + 4 * ib + k, h);
+            u[k] = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, m4));
+            u[k + 4] = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+        }
+        const __m256i lo = _mm256_and_si256(_mm256_srli_epi32(sl, 4 * ib), _mm256_set1_epi32(0xf));
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(sh, 2 * ib), _mm256_set1_epi32(3));
+        const __m256i ls = pair16(_mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32)));
+        QLM_UNROLL_TILE
+        for (int t = 0; t < T; t++) {
+            const int8_t *aq = a[t]->qs + 32 * ib;
+            for (int c = 0; c < 8; c++) {
+                const __m256i act = bcast4(aq + (c < 4 ? 4 * c : 16 + 4 * (c - 4)));
+                const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(u[c], u[c]), _mm256_sign_epi8(act, u[c]));
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, ls));
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------- the tile */
+
+static size_t packed_block_bytes(int kind) {
+    static const size_t bytes[] = {sizeof(qlm_block_q4_k), sizeof(qlm_block_q5_k), sizeof(qlm_block_iq4_xs)};
+    return bytes[kind] * QLM_PACK_ROWS;
+}
+
 static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb, const char *act, size_t act_stride,
                                    float *y, int64_t ldy) {
-    (void)kind; /* Q4_K only */
-    const size_t block = sizeof(qlm_block_q4_k) * QLM_PACK_ROWS;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const size_t block = packed_block_bytes(kind);
+    const int with_min = kind == KIND_Q4_K || kind == KIND_Q5_K;
     __m256 acc[2][TILE];
     for (int t = 0; t < T; t++) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++, w += block) {
@@ -86,30 +172,25 @@ static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb
         const qlm_block_q8_k *a[TILE];
         for (int t = 0; t < T; t++) a[t] = (const qlm_block_q8_k *)(act + t * act_stride) + b;
         for (int h = 0; h < 2; h++) {
-            k4_half k;
-            k4_half_decode(w, h, &k);
             __m256i isum[TILE];
             for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
-            for (int j = 0; j < 8; j++) { /* qs chunks 8 (j / 2) ..: low nibbles for even j */
-                __m256i u[8];
-                for (int c = 0; c < 8; c++) {
-                    const __m256i v = chunk8(w, 3 + 8 * (j / 2) + c, h);
-                    u[c] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
-                }
-                QLM_UNROLL_TILE
-                for (int t = 0; t < T; t++) {
-                    const int8_t *aq = a[t]->qs + 32 * j;
-                    __m256i s = _mm256_setzero_si256();
-                    for (int c = 0; c < 8; c++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(u[c], bcast4(aq + 4 * c)));
-                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s, k.sc[j]));
-                }
+            k4_half k;
+            if (with_min) {
+                k4_half_decode(w, h, &k);
+                k4_isums(kind == KIND_Q5_K, T, w, h, &k, a, isum);
+            } else {
+                k.d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 16 * h)));
+                xs_isums(T, w, h, a, isum);
             }
             QLM_UNROLL_TILE
             for (int t = 0; t < T; t++) {
                 const __m256 yd = _mm256_set1_ps(a[t]->d);
                 const __m256 t0 = _mm256_mul_ps(_mm256_mul_ps(k.d, yd), _mm256_cvtepi32_ps(isum[t]));
-                const __m256 t1 = _mm256_mul_ps(_mm256_mul_ps(k.dmin, yd), _mm256_cvtepi32_ps(k4_msum(&k, a[t]->bsums)));
-                acc[h][t] = _mm256_sub_ps(_mm256_add_ps(acc[h][t], t0), t1);
+                acc[h][t] = _mm256_add_ps(acc[h][t], t0);
+                if (with_min) {
+                    const __m256 dm = _mm256_mul_ps(k.dmin, yd);
+                    acc[h][t] = _mm256_sub_ps(acc[h][t], _mm256_mul_ps(dm, _mm256_cvtepi32_ps(k4_msum(&k, a[t]->bsums))));
+                }
             }
         }
     }
@@ -119,10 +200,20 @@ static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb
     }
 }
 
-void qlm_gemm_r16_q4_k_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                            int64_t ldy) {
+static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const void *act, size_t act_stride,
+                                   int64_t n_tok, float *y, int64_t ldy) {
     const char *ac = act;
     int64_t t = 0;
-    for (; t + TILE <= n_tok; t += TILE) tile(0, TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
-    if (t < n_tok) tile(0, 1, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
+    for (; t + TILE <= n_tok; t += TILE) tile(kind, TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
+    if (t < n_tok) tile(kind, 1, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
 }
+
+#define R16_K_ENTRY_POINT(NAME, KIND)                                                                        \
+    void qlm_gemm_r16_##NAME##_avx2(const void *w, int64_t nb, const void *act, size_t act_stride,            \
+                                    int64_t n_tok, float *y, int64_t ldy) {                                  \
+        gemm(KIND, w, nb, act, act_stride, n_tok, y, ldy);                                                   \
+    }
+
+R16_K_ENTRY_POINT(q4_k, KIND_Q4_K)
+R16_K_ENTRY_POINT(q5_k, KIND_Q5_K)
+R16_K_ENTRY_POINT(iq4_xs, KIND_IQ4_XS)

@@ -278,9 +278,13 @@ void qlm_gemm_r16_iq4_nl_avx512(const void *w, int64_t nb, const void *act, size
                                 float *y, int64_t ldy);
 void qlm_gemm_r16_mxfp4_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                                float *y, int64_t ldy);
-/* Packed K-quants (avx2_r16_kquants.c: Q4_K; avx512_r16_kquants*.c). */
+/* Packed K-quants (avx2_r16_kquants.c, avx512_r16_kquants*.c). */
 void qlm_gemm_r16_q4_k_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
                             int64_t ldy);
+void qlm_gemm_r16_q5_k_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                            int64_t ldy);
+void qlm_gemm_r16_iq4_xs_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
 void qlm_gemm_r16_q4_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                               float *y, int64_t ldy);
 void qlm_gemm_r16_q5_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,

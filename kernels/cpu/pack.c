@@ -272,32 +272,16 @@ static void gemm_r16_kquant_ref(qlm_type type, float (*step)(float, const void *
     }
 }
 
-void qlm_gemm_r16_q4_k_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    gemm_r16_kquant_ref(QLM_TYPE_Q4_K, qlm_dot_block_q4_k, w, nb, act, act_stride, n_tok, y, ldy);
-}
+/* qlm_gemm_r16_NAME_ref for the 256-value formats, over their block steps. */
+#define KQUANT_REF(NAME, TYPE)                                                                               \
+    void qlm_gemm_r16_##NAME##_ref(const void *w, int64_t nb, const void *act, size_t act_stride,            \
+                                   int64_t n_tok, float *y, int64_t ldy) {                                   \
+        gemm_r16_kquant_ref(TYPE, qlm_dot_block_##NAME, w, nb, act, act_stride, n_tok, y, ldy);             \
+    }
 
-void qlm_gemm_r16_q5_k_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    gemm_r16_kquant_ref(QLM_TYPE_Q5_K, qlm_dot_block_q5_k, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_iq4_xs_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                             int64_t ldy) {
-    gemm_r16_kquant_ref(QLM_TYPE_IQ4_XS, qlm_dot_block_iq4_xs, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q6_k_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    gemm_r16_kquant_ref(QLM_TYPE_Q6_K, qlm_dot_block_q6_k, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q2_k_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    gemm_r16_kquant_ref(QLM_TYPE_Q2_K, qlm_dot_block_q2_k, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q3_k_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    gemm_r16_kquant_ref(QLM_TYPE_Q3_K, qlm_dot_block_q3_k, w, nb, act, act_stride, n_tok, y, ldy);
-}
+KQUANT_REF(q4_k, QLM_TYPE_Q4_K)
+KQUANT_REF(q5_k, QLM_TYPE_Q5_K)
+KQUANT_REF(q6_k, QLM_TYPE_Q6_K)
+KQUANT_REF(iq4_xs, QLM_TYPE_IQ4_XS)
+KQUANT_REF(q2_k, QLM_TYPE_Q2_K)
+KQUANT_REF(q3_k, QLM_TYPE_Q3_K)

@@ -43,9 +43,10 @@
 #define QLM_R16_TYPES_SIMD \
     (QLM_R16_TYPES | (1ull << QLM_TYPE_Q5_0) | (1ull << QLM_TYPE_IQ4_NL) | (1ull << QLM_TYPE_MXFP4))
 
-/* Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS and Q5_1 pack too on AVX-512, Q4_K
- * on AVX2 too (avx2.c): where a table has no packed kernel, its row kernels
- * beat the scalar packed reference. */
+/* Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS and Q5_1 pack too on AVX-512, and
+ * Q4_K, Q5_K and IQ4_XS on AVX2 (QLM_R16_TYPES_K_AVX2): where a table has no
+ * packed kernel, its row kernels beat the scalar packed reference. */
+#define QLM_R16_TYPES_K_AVX2 ((1ull << QLM_TYPE_Q4_K) | (1ull << QLM_TYPE_Q5_K) | (1ull << QLM_TYPE_IQ4_XS))
 #define QLM_R16_TYPES_K                                                                                      \
     ((1ull << QLM_TYPE_Q4_K) | (1ull << QLM_TYPE_Q5_K) | (1ull << QLM_TYPE_Q6_K) | (1ull << QLM_TYPE_IQ4_XS) | \
      (1ull << QLM_TYPE_Q5_1) | (1ull << QLM_TYPE_Q2_K) | (1ull << QLM_TYPE_Q3_K))
