@@ -312,6 +312,7 @@ static int cmd_generate(const options *o, qlm_model *m, const char *text) {
         qlm_generate_stats gs;
         qlm_status st = qlm_generate(ctx, smp, prompt, &gp, &gs);
         printf("\n");
+        fflush(stdout); /* the text's last line before the timings on stderr */
         fprintf(stderr, "prompt: %d tokens, %.1f ms, %.2f tok/s\n", gs.n_prompt, gs.t_prompt_ms,
                 gs.t_prompt_ms > 0 ? gs.n_prompt * 1e3 / gs.t_prompt_ms : 0.0);
         fprintf(stderr, "generation: %d tokens, %.1f ms, %.2f tok/s\n", gs.n_generated, gs.t_generate_ms,
