@@ -16,6 +16,25 @@
 
 #include "kernels.h"
 
+/* The token loop of the AVX2 R16 kernels (16 ymm registers hold tiles of 2
+ * tokens): TILE(kind, T, w, nb, act, act_stride, y, ldy) for pairs, then
+ * one token. */
+#define QB_R16_TOKEN_PAIRS(TILE, kind, w, nb, act, act_stride, n_tok, y, ldy)                                \
+    do {                                                                                                     \
+        const char *ac_ = (const char *)(act);                                                               \
+        int64_t t_ = 0;                                                                                      \
+        for (; t_ + 2 <= (n_tok); t_ += 2) TILE(kind, 2, w, nb, ac_ + t_ * (act_stride), act_stride, (y) + t_ * (ldy), ldy); \
+        if (t_ < (n_tok)) TILE(kind, 1, w, nb, ac_ + t_ * (act_stride), act_stride, (y) + t_ * (ldy), ldy);  \
+    } while (0)
+
+/* The 4 bytes at p in every 32-bit lane (R16 tiles: 4 activation bytes
+ * against 4 quant bytes of each row). */
+static inline __m256i qb_bcast4(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
 static inline float qb_hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

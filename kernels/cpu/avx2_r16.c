@@ -23,16 +23,12 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "avx2_blocks.h"
 #include "kernels.h"
 
 enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0, KIND_Q5_0, KIND_IQ4_NL, KIND_MXFP4 };
 #define TILE 2
-
-static inline __m256i bcast4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
+_Static_assert(TILE == 2, "QB_R16_TOKEN_PAIRS runs tiles of 2");
 
 static inline __m256 load_f16x8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
@@ -103,7 +99,7 @@ static inline __m256i block_dot(int kind, const __m256i u[8], const int8_t *aq) 
     if (kind == KIND_Q8_0 || kind == KIND_IQ4_NL) {
         __m256i isum = _mm256_setzero_si256();
         for (int c = 0; c < 8; c++) {
-            const __m256i a = bcast4(aq + chunk_at(kind, c));
+            const __m256i a = qb_bcast4(aq + chunk_at(kind, c));
             const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(u[c], u[c]), _mm256_sign_epi8(a, u[c]));
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, ones));
         }
@@ -112,7 +108,7 @@ static inline __m256i block_dot(int kind, const __m256i u[8], const int8_t *aq) 
     if (kind == KIND_MXFP4) {
         __m256i s16 = _mm256_setzero_si256();
         for (int c = 0; c < 8; c++) {
-            const __m256i a = bcast4(aq + chunk_at(kind, c));
+            const __m256i a = qb_bcast4(aq + chunk_at(kind, c));
             s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(_mm256_sign_epi8(u[c], u[c]), _mm256_sign_epi8(a, u[c])));
         }
         return _mm256_madd_epi16(s16, ones);
@@ -120,13 +116,13 @@ static inline __m256i block_dot(int kind, const __m256i u[8], const int8_t *aq) 
     if (kind == KIND_Q5_0) {
         __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
-            s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(u[c], bcast4(aq + chunk_at(kind, c))));
-            s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(u[c + 4], bcast4(aq + chunk_at(kind, c + 4))));
+            s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(u[c], qb_bcast4(aq + chunk_at(kind, c))));
+            s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(u[c + 4], qb_bcast4(aq + chunk_at(kind, c + 4))));
         }
         return _mm256_add_epi32(_mm256_madd_epi16(s0, ones), _mm256_madd_epi16(s1, ones));
     }
     __m256i s16 = _mm256_setzero_si256();
-    for (int c = 0; c < 8; c++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[c], bcast4(aq + chunk_at(kind, c))));
+    for (int c = 0; c < 8; c++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[c], qb_bcast4(aq + chunk_at(kind, c))));
     return _mm256_madd_epi16(s16, ones);
 }
 
@@ -167,38 +163,12 @@ static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb
 
 static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                         float *y, int64_t ldy) {
-    const char *ac = act;
-    int64_t t = 0;
-    for (; t + TILE <= n_tok; t += TILE) tile(kind, TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
-    if (t < n_tok) tile(kind, 1, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
+    QB_R16_TOKEN_PAIRS(tile, kind, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
-void qlm_gemm_r16_q4_0_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                            int64_t ldy) {
-    gemm(KIND_Q4_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q4_1_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                            int64_t ldy) {
-    gemm(KIND_Q4_1, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q8_0_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                            int64_t ldy) {
-    gemm(KIND_Q8_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q5_0_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                            int64_t ldy) {
-    gemm(KIND_Q5_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_iq4_nl_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                              float *y, int64_t ldy) {
-    gemm(KIND_IQ4_NL, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_mxfp4_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                             float *y, int64_t ldy) {
-    gemm(KIND_MXFP4, w, nb, act, act_stride, n_tok, y, ldy);
-}
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q4_0_avx2, gemm, KIND_Q4_0)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q4_1_avx2, gemm, KIND_Q4_1)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q8_0_avx2, gemm, KIND_Q8_0)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q5_0_avx2, gemm, KIND_Q5_0)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_iq4_nl_avx2, gemm, KIND_IQ4_NL)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_mxfp4_avx2, gemm, KIND_MXFP4)

@@ -17,18 +17,14 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "avx2_blocks.h"
 #include "kernels.h"
 #include "kquants_scales.h"
 
 /* 16 ymm registers: a sub-block's 8 chunks, the tokens' sums and the
  * accumulators of both halves fill them at 2 tokens. */
 #define TILE 2
-
-static inline __m256i bcast4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
+_Static_assert(TILE == 2, "QB_R16_TOKEN_PAIRS runs tiles of 2");
 
 /* Chunk c (after the 64-byte d, dmin header) of half h. */
 static inline __m256i chunk8(const uint8_t *blk, int c, int h) {
@@ -108,8 +104,8 @@ static QLM_ALWAYS_INLINE void k4_isums(int q5, int T, const uint8_t *w, int h, c
             const int8_t *aq = a[t]->qs + 32 * j;
             __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
             for (int c = 0; c < 4; c++) {
-                s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(u[c], bcast4(aq + 4 * c)));
-                s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(u[c + 4], bcast4(aq + 16 + 4 * c)));
+                s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(u[c], qb_bcast4(aq + 4 * c)));
+                s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(u[c + 4], qb_bcast4(aq + 16 + 4 * c)));
             }
             if (!q5) s0 = _mm256_add_epi16(s0, s1); /* Q4: at most 30480 */
             isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s0, k->sc[j]));
@@ -146,7 +142,7 @@ static QLM_ALWAYS_INLINE void xs_isums(int T, const uint8_t *w, int h, const qlm
         for (int t = 0; t < T; t++) {
             const int8_t *aq = a[t]->qs + 32 * ib;
             for (int c = 0; c < 8; c++) {
-                const __m256i act = bcast4(aq + (c < 4 ? 4 * c : 16 + 4 * (c - 4)));
+                const __m256i act = qb_bcast4(aq + (c < 4 ? 4 * c : 16 + 4 * (c - 4)));
                 const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(u[c], u[c]), _mm256_sign_epi8(act, u[c]));
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, ls));
             }
@@ -202,18 +198,9 @@ static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb
 
 static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const void *act, size_t act_stride,
                                    int64_t n_tok, float *y, int64_t ldy) {
-    const char *ac = act;
-    int64_t t = 0;
-    for (; t + TILE <= n_tok; t += TILE) tile(kind, TILE, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
-    if (t < n_tok) tile(kind, 1, w, nb, ac + t * act_stride, act_stride, y + t * ldy, ldy);
+    QB_R16_TOKEN_PAIRS(tile, kind, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
-#define R16_K_ENTRY_POINT(NAME, KIND)                                                                        \
-    void qlm_gemm_r16_##NAME##_avx2(const void *w, int64_t nb, const void *act, size_t act_stride,            \
-                                    int64_t n_tok, float *y, int64_t ldy) {                                  \
-        gemm(KIND, w, nb, act, act_stride, n_tok, y, ldy);                                                   \
-    }
-
-R16_K_ENTRY_POINT(q4_k, KIND_Q4_K)
-R16_K_ENTRY_POINT(q5_k, KIND_Q5_K)
-R16_K_ENTRY_POINT(iq4_xs, KIND_IQ4_XS)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q4_k_avx2, gemm, KIND_Q4_K)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q5_k_avx2, gemm, KIND_Q5_K)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_iq4_xs_avx2, gemm, KIND_IQ4_XS)

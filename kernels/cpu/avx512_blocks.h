@@ -13,6 +13,13 @@
 
 #include "avx2_blocks.h"
 
+/* The 4 bytes at p in every 32-bit lane (qb_bcast4's 512-bit form). */
+static inline __m512i qz_bcast4(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
 static inline __m512i qz_join(__m256i lo, __m256i hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }

@@ -22,16 +22,11 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "avx512_blocks.h"
 #include "kernels.h"
 
 enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0, KIND_Q5_0, KIND_IQ4_NL, KIND_MXFP4, KIND_Q5_1 };
 #define TILE 8
-
-static inline __m512i bcast4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
 
 static inline __m512 load_f16x16(const uint8_t *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
@@ -130,7 +125,7 @@ static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb
         for (int j = 0; j < T; j++) {
             const int8_t *aq = a[j].q + b * 32;
             __m512i isum = _mm512_setzero_si512();
-            for (int c = 0; c < 8; c++) isum = _mm512_dpbusd_epi32(isum, u[c], bcast4(aq + chunk_at(kind, c)));
+            for (int c = 0; c < 8; c++) isum = _mm512_dpbusd_epi32(isum, u[c], qz_bcast4(aq + chunk_at(kind, c)));
             if (offset) isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(offset * a[j].sum[b]));
             const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(a[j].d[b]));
             acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), dd));
@@ -147,37 +142,10 @@ static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const vo
     QLM_R16_TOKEN_TILES(tile, kind, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
-void qlm_gemm_r16_q4_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                              float *y, int64_t ldy) {
-    gemm(KIND_Q4_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q4_1_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                              float *y, int64_t ldy) {
-    gemm(KIND_Q4_1, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q8_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                              float *y, int64_t ldy) {
-    gemm(KIND_Q8_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q5_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                              float *y, int64_t ldy) {
-    gemm(KIND_Q5_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_iq4_nl_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                                float *y, int64_t ldy) {
-    gemm(KIND_IQ4_NL, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_mxfp4_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                               float *y, int64_t ldy) {
-    gemm(KIND_MXFP4, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q5_1_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                              float *y, int64_t ldy) {
-    gemm(KIND_Q5_1, w, nb, act, act_stride, n_tok, y, ldy);
-}
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q4_0_avx512, gemm, KIND_Q4_0)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q4_1_avx512, gemm, KIND_Q4_1)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q8_0_avx512, gemm, KIND_Q8_0)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q5_0_avx512, gemm, KIND_Q5_0)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_iq4_nl_avx512, gemm, KIND_IQ4_NL)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_mxfp4_avx512, gemm, KIND_MXFP4)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q5_1_avx512, gemm, KIND_Q5_1)

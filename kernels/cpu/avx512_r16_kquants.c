@@ -21,6 +21,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "avx512_blocks.h"
 #include "kernels.h"
 
 #define TILE 8
@@ -89,12 +90,6 @@ static QLM_ALWAYS_INLINE __m512i k_msum(const k_block *k, const int16_t *bsums) 
 }
 
 
-static inline __m512i bcast4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
-
 /* isum of a single token (decode): the tile's loop would run one chain of
  * 8 dependent vpdpbusd per sub-block; here each loaded chunk feeds both of
  * its sub-blocks (low and high nibbles) and each sub-block sums into two
@@ -105,9 +100,9 @@ static QLM_ALWAYS_INLINE __m512i isum_one_token(const uint8_t *w, int q5, const 
         __m512i lo[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
         __m512i hi[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
         for (int c = 0; c < 8; c++) {
-            lo[c % 2] = _mm512_dpbusd_epi32(lo[c % 2], sub_quants(w, q5, 2 * g, c), bcast4(aq + 64 * g + 4 * c));
+            lo[c % 2] = _mm512_dpbusd_epi32(lo[c % 2], sub_quants(w, q5, 2 * g, c), qz_bcast4(aq + 64 * g + 4 * c));
             hi[c % 2] = _mm512_dpbusd_epi32(hi[c % 2], sub_quants(w, q5, 2 * g + 1, c),
-                                            bcast4(aq + 64 * g + 32 + 4 * c));
+                                            qz_bcast4(aq + 64 * g + 32 + 4 * c));
         }
         isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_add_epi32(lo[0], lo[1]), sub_scale(k, 2 * g)));
         isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_add_epi32(hi[0], hi[1]), sub_scale(k, 2 * g + 1)));
@@ -130,7 +125,7 @@ static QLM_ALWAYS_INLINE void k4_isums(int q5, int T, const uint8_t *w, const k_
         for (int t = 0; t < T; t++) {
             const int8_t *aq = a[t]->qs + 32 * j;
             __m512i s = _mm512_setzero_si512();
-            for (int c = 0; c < 8; c++) s = _mm512_dpbusd_epi32(s, u[c], bcast4(aq + 4 * c));
+            for (int c = 0; c < 8; c++) s = _mm512_dpbusd_epi32(s, u[c], qz_bcast4(aq + 4 * c));
             isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s, sc));
         }
     }
@@ -175,8 +170,8 @@ static QLM_ALWAYS_INLINE void xs_isums(int T, const uint8_t *w, const qlm_block_
             const int off = -128 * (a[t]->bsums[2 * ib] + a[t]->bsums[2 * ib + 1]);
             __m512i s[2] = {_mm512_set1_epi32(off), _mm512_setzero_si512()};
             for (int k = 0; k < 4; k++) {
-                s[0] = _mm512_dpbusd_epi32(s[0], u[k], bcast4(aq + 4 * k));
-                s[1] = _mm512_dpbusd_epi32(s[1], u[k + 4], bcast4(aq + 16 + 4 * k));
+                s[0] = _mm512_dpbusd_epi32(s[0], u[k], qz_bcast4(aq + 4 * k));
+                s[1] = _mm512_dpbusd_epi32(s[1], u[k + 4], qz_bcast4(aq + 16 + 4 * k));
             }
             isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(s[0], s[1]), ls));
         }
@@ -229,10 +224,10 @@ static QLM_ALWAYS_INLINE __m512i q6_isum_one_token(const uint8_t *w, const qlm_b
             /* quarter q's bits 4-5 come from qh bits 2q, 2q + 1; the select
              * leaves qh's next two bits above them, cleared by m6 */
             const int i = k / 4; /* sub-block 2q + i of the half */
-            s[0 + i] = _mm512_dpbusd_epi32(s[0 + i], _mm512_and_si512(u0, m6), bcast4(aq + 4 * k));
-            s[2 + i] = _mm512_dpbusd_epi32(s[2 + i], _mm512_and_si512(u1, m6), bcast4(aq + 32 + 4 * k));
-            s[4 + i] = _mm512_dpbusd_epi32(s[4 + i], _mm512_and_si512(u2, m6), bcast4(aq + 64 + 4 * k));
-            s[6 + i] = _mm512_dpbusd_epi32(s[6 + i], _mm512_and_si512(u3, m6), bcast4(aq + 96 + 4 * k));
+            s[0 + i] = _mm512_dpbusd_epi32(s[0 + i], _mm512_and_si512(u0, m6), qz_bcast4(aq + 4 * k));
+            s[2 + i] = _mm512_dpbusd_epi32(s[2 + i], _mm512_and_si512(u1, m6), qz_bcast4(aq + 32 + 4 * k));
+            s[4 + i] = _mm512_dpbusd_epi32(s[4 + i], _mm512_and_si512(u2, m6), qz_bcast4(aq + 64 + 4 * k));
+            s[6 + i] = _mm512_dpbusd_epi32(s[6 + i], _mm512_and_si512(u3, m6), qz_bcast4(aq + 96 + 4 * k));
         }
         for (int i = 0; i < 8; i++) isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s[i], q6_scale(w, 8 * h + i)));
     }
@@ -256,8 +251,8 @@ static QLM_ALWAYS_INLINE void q6_isums(int T, const uint8_t *w, const qlm_block_
             __m512i s0 = _mm512_set1_epi32(-32 * a[t]->bsums[j]);
             __m512i s1 = _mm512_set1_epi32(-32 * a[t]->bsums[j + 1]);
             for (int k = 0; k < 4; k++) {
-                s0 = _mm512_dpbusd_epi32(s0, u[k], bcast4(aq + 4 * k));
-                s1 = _mm512_dpbusd_epi32(s1, u[k + 4], bcast4(aq + 16 + 4 * k));
+                s0 = _mm512_dpbusd_epi32(s0, u[k], qz_bcast4(aq + 4 * k));
+                s1 = _mm512_dpbusd_epi32(s1, u[k + 4], qz_bcast4(aq + 16 + 4 * k));
             }
             isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s0, sc0));
             isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s1, sc1));
@@ -322,13 +317,7 @@ static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const vo
     QLM_R16_TOKEN_TILES(tile, kind, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
-#define R16_K_ENTRY_POINT(NAME, KIND)                                                                        \
-    void qlm_gemm_r16_##NAME##_avx512(const void *w, int64_t nb, const void *act, size_t act_stride,          \
-                                      int64_t n_tok, float *y, int64_t ldy) {                                \
-        gemm(KIND, w, nb, act, act_stride, n_tok, y, ldy);                                                   \
-    }
-
-R16_K_ENTRY_POINT(q4_k, KIND_Q4_K)
-R16_K_ENTRY_POINT(q5_k, KIND_Q5_K)
-R16_K_ENTRY_POINT(q6_k, KIND_Q6_K)
-R16_K_ENTRY_POINT(iq4_xs, KIND_IQ4_XS)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q4_k_avx512, gemm, KIND_Q4_K)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q5_k_avx512, gemm, KIND_Q5_K)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q6_k_avx512, gemm, KIND_Q6_K)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_iq4_xs_avx512, gemm, KIND_IQ4_XS)

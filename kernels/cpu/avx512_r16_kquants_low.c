@@ -20,15 +20,10 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "avx512_blocks.h"
 #include "kernels.h"
 
 #define TILE 8
-
-static inline __m512i bcast4(const void *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
 
 /* Bytes p and p + 1 (p = 0 or 2) of each 32-bit lane as the lane's two
  * 16-bit words (zero-extended). */
@@ -83,7 +78,7 @@ static QLM_ALWAYS_INLINE __m512i q2_msum(const uint8_t *w, const int16_t *bsums)
     __m512i m[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
     QLM_UNROLL_TILE
     for (int i = 0; i < 8; i++)
-        m[i % 2] = _mm512_dpwssd_epi32(m[i % 2], q2_min_pair(w, i), bcast4(bsums + 2 * i));
+        m[i % 2] = _mm512_dpwssd_epi32(m[i % 2], q2_min_pair(w, i), qz_bcast4(bsums + 2 * i));
     return _mm512_add_epi32(m[0], m[1]);
 }
 
@@ -104,7 +99,7 @@ static QLM_ALWAYS_INLINE __m512i q2_isum_one_token(const uint8_t *w, const int8_
             QLM_UNROLL_TILE
             for (int f = 0; f < 4; f++)
                 s[2 * f + k / 4] = _mm512_dpbusd_epi32(s[2 * f + k / 4], field2(v, f),
-                                                       bcast4(aq + 128 * h + 32 * f + 4 * k));
+                                                       qz_bcast4(aq + 128 * h + 32 * f + 4 * k));
         }
         QLM_UNROLL_TILE
         for (int f = 0; f < 4; f++)
@@ -134,7 +129,7 @@ static QLM_ALWAYS_INLINE void q2_isums(int T, const uint8_t *w, const qlm_block_
             const int8_t *aq = a[t]->qs + 32 * hf;
             QLM_UNROLL_TILE
             for (int k = 0; k < 8; k++)
-                isum[t] = _mm512_dpbusd_epi32(isum[t], u[k], bcast4(aq + 4 * k));
+                isum[t] = _mm512_dpbusd_epi32(isum[t], u[k], qz_bcast4(aq + 4 * k));
         }
     }
 }
@@ -191,13 +186,13 @@ static QLM_ALWAYS_INLINE __m512i q3_isum_one_token(const uint8_t *w, const qlm_b
             QLM_UNROLL_TILE
             for (int f = 0; f < 4; f++)
                 s[2 * f + k / 4] = _mm512_dpbusd_epi32(s[2 * f + k / 4], q3_quants(v, hm, f, 4 * h + f),
-                                                       bcast4(aq + 32 * f + 4 * k));
+                                                       qz_bcast4(aq + 32 * f + 4 * k));
         }
         QLM_UNROLL_TILE
         for (int f = 0; f < 4; f++) {
             const __m512i sc = q3_scale_pair(w, 4 * h + f);
             isum[f % 2] = _mm512_dpwssd_epi32(isum[f % 2], words2(s[2 * f], s[2 * f + 1]), sc);
-            corr = _mm512_dpwssd_epi32(corr, bcast4(a->bsums + 8 * h + 2 * f), sc);
+            corr = _mm512_dpwssd_epi32(corr, qz_bcast4(a->bsums + 8 * h + 2 * f), sc);
         }
     }
     return _mm512_sub_epi32(_mm512_add_epi32(isum[0], isum[1]), _mm512_slli_epi32(corr, 2));
@@ -224,11 +219,11 @@ static QLM_ALWAYS_INLINE void q3_isums(int T, const uint8_t *w, const qlm_block_
             __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
             QLM_UNROLL_TILE
             for (int k = 0; k < 4; k++) {
-                s0 = _mm512_dpbusd_epi32(s0, u[k], bcast4(aq + 4 * k));
-                s1 = _mm512_dpbusd_epi32(s1, u[k + 4], bcast4(aq + 16 + 4 * k));
+                s0 = _mm512_dpbusd_epi32(s0, u[k], qz_bcast4(aq + 4 * k));
+                s1 = _mm512_dpbusd_epi32(s1, u[k + 4], qz_bcast4(aq + 16 + 4 * k));
             }
             isum[t] = _mm512_dpwssd_epi32(isum[t], words2(s0, s1), sc);
-            isum[t] = _mm512_dpwssd_epi32(isum[t], bcast4(a[t]->bsums + 2 * hf), sc4);
+            isum[t] = _mm512_dpwssd_epi32(isum[t], qz_bcast4(a[t]->bsums + 2 * hf), sc4);
         }
     }
 }
@@ -285,12 +280,5 @@ static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const vo
     QLM_R16_TOKEN_TILES(tile, kind, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
-void qlm_gemm_r16_q2_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                              float *y, int64_t ldy) {
-    gemm(KIND_Q2_K, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q3_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                              float *y, int64_t ldy) {
-    gemm(KIND_Q3_K, w, nb, act, act_stride, n_tok, y, ldy);
-}
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q2_k_avx512, gemm, KIND_Q2_K)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q3_k_avx512, gemm, KIND_Q3_K)

@@ -435,35 +435,12 @@ static QLM_ALWAYS_INLINE void r16_gemm(int kind, const void *w, int64_t nb, cons
     QLM_R16_TOKEN_TILES(r16_tile, kind, w, nb, act, act_stride, n_tok, y, ldy);
 }
 
-static void gemm_r16_q4_0_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                               float *y, int64_t ldy) {
-    r16_gemm(R16_Q4_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-static void gemm_r16_q4_1_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                               float *y, int64_t ldy) {
-    r16_gemm(R16_Q4_1, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-static void gemm_r16_q8_0_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                               float *y, int64_t ldy) {
-    r16_gemm(R16_Q8_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-static void gemm_r16_q5_0_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                               float *y, int64_t ldy) {
-    r16_gemm(R16_Q5_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-static void gemm_r16_iq4_nl_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                                 float *y, int64_t ldy) {
-    r16_gemm(R16_IQ4_NL, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-static void gemm_r16_mxfp4_neon(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
-                                float *y, int64_t ldy) {
-    r16_gemm(R16_MXFP4, w, nb, act, act_stride, n_tok, y, ldy);
-}
+QLM_R16_ENTRY_POINT(static, gemm_r16_q4_0_neon, r16_gemm, R16_Q4_0)
+QLM_R16_ENTRY_POINT(static, gemm_r16_q4_1_neon, r16_gemm, R16_Q4_1)
+QLM_R16_ENTRY_POINT(static, gemm_r16_q8_0_neon, r16_gemm, R16_Q8_0)
+QLM_R16_ENTRY_POINT(static, gemm_r16_q5_0_neon, r16_gemm, R16_Q5_0)
+QLM_R16_ENTRY_POINT(static, gemm_r16_iq4_nl_neon, r16_gemm, R16_IQ4_NL)
+QLM_R16_ENTRY_POINT(static, gemm_r16_mxfp4_neon, r16_gemm, R16_MXFP4)
 
 /* ------------------------------------------------------------------ table */
 

@@ -212,40 +212,13 @@ static void gemm_r16_ref(int kind, const void *w, int64_t nb, const void *act, s
     }
 }
 
-void qlm_gemm_r16_q4_0_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    gemm_r16_ref(KIND_Q4_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q4_1_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    gemm_r16_ref(KIND_Q4_1, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q8_0_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    gemm_r16_ref(KIND_Q8_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q5_0_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    gemm_r16_ref(KIND_Q5_0, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_iq4_nl_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                             int64_t ldy) {
-    gemm_r16_ref(KIND_IQ4_NL, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_mxfp4_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                            int64_t ldy) {
-    gemm_r16_ref(KIND_MXFP4, w, nb, act, act_stride, n_tok, y, ldy);
-}
-
-void qlm_gemm_r16_q5_1_ref(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    gemm_r16_ref(KIND_Q5_1, w, nb, act, act_stride, n_tok, y, ldy);
-}
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q4_0_ref, gemm_r16_ref, KIND_Q4_0)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q4_1_ref, gemm_r16_ref, KIND_Q4_1)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q8_0_ref, gemm_r16_ref, KIND_Q8_0)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q5_0_ref, gemm_r16_ref, KIND_Q5_0)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_iq4_nl_ref, gemm_r16_ref, KIND_IQ4_NL)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_mxfp4_ref, gemm_r16_ref, KIND_MXFP4)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q5_1_ref, gemm_r16_ref, KIND_Q5_1)
 
 /* K-quants: each row's block is gathered back from the packed bytes and
  * added by the row-major reference's own block step, so packed and

@@ -113,6 +113,14 @@ void qlm_act8_quantize_ref(const float *x, void *dst, int64_t n);
 typedef void (*qlm_gemm_r16_fn)(const void *w, int64_t n_blocks, const void *act, size_t act_stride,
                                 int64_t n_tok, float *y, int64_t ldy);
 
+/* An R16 kernel entry point (qlm_gemm_r16_fn) as GEMM(KIND, ...): QUAL is
+ * static or empty. */
+#define QLM_R16_ENTRY_POINT(QUAL, NAME, GEMM, KIND)                                                          \
+    QUAL void NAME(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,   \
+                   int64_t ldy) {                                                                            \
+        GEMM(KIND, w, nb, act, act_stride, n_tok, y, ldy);                                                   \
+    }
+
 /* Scalar references, the definition every SIMD R16 kernel must reproduce
  * bit for bit: per row, per block in order, acc += (float)isum * (dw * da)
  * (Q4_1 then acc += mw * s); isum the exact integer dot of the weights
