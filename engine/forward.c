@@ -17,26 +17,80 @@ static void embed_tokens(qlm_context *ctx, const int32_t *tokens, int32_t n_tok)
         for (int64_t j = 0; j < n_tok * n_embd; j++) ctx->x[j] *= scale;
 }
 
-/* out (n_rows vectors of n) = RMSNorm of x with weight w (out may be x):
- * the pre-norms, per-head Q/K norms, post-norms and the output norm. */
+/* The per-token steps between the matmuls (norms, bias, RoPE, the cache
+ * store, the FFN activation, the residual add) run over the threads for a
+ * prompt batch, each step one parallel region over tokens; a single token
+ * (decoding) stays on the calling thread, where starting the team would
+ * cost more than the work. Tokens are independent here, so the split never
+ * changes a result. */
+#define PAR_MIN_TOKENS 4
+
+/* out (n_rows vectors of n) = RMSNorm of x with weight w (out may be x). */
 static void rmsnorm_rows(const qlm_context *ctx, float *out, const float *x, const qlm_tensor *w, int64_t n_rows,
                          int64_t n) {
     for (int64_t r = 0; r < n_rows; r++)
         ctx->ops->rmsnorm(out + r * n, x + r * n, w->data, n, ctx->model->hp.rms_eps);
 }
 
-/* Stores the new K/V rows (n_tok, kv_dim) at positions n_past.. of layer il. */
-static void kv_store(qlm_context *ctx, int il, int32_t n_tok) {
+static void add_rows(float *x, const float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* Stores token i's new K/V rows (kv_dim each) at position n_past + i of layer il. */
+static void kv_store(qlm_context *ctx, int il, int32_t i) {
     const qlm_hparams *hp = &ctx->model->hp;
     const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
-    const size_t off = ((size_t)il * ctx->n_ctx + ctx->n_past) * kv_dim;
+    const size_t off = ((size_t)il * ctx->n_ctx + ctx->n_past + i) * kv_dim;
+    const float *k = ctx->k + i * kv_dim, *v = ctx->v + i * kv_dim;
     if (ctx->kv_type == QLM_TYPE_F32) {
-        memcpy((float *)ctx->k_cache + off, ctx->k, n_tok * kv_dim * sizeof(float));
-        memcpy((float *)ctx->v_cache + off, ctx->v, n_tok * kv_dim * sizeof(float));
+        memcpy((float *)ctx->k_cache + off, k, kv_dim * sizeof(float));
+        memcpy((float *)ctx->v_cache + off, v, kv_dim * sizeof(float));
         return;
     }
-    ctx->ops->to_f16((uint16_t *)ctx->k_cache + off, ctx->k, n_tok * kv_dim);
-    ctx->ops->to_f16((uint16_t *)ctx->v_cache + off, ctx->v, n_tok * kv_dim);
+    ctx->ops->to_f16((uint16_t *)ctx->k_cache + off, k, kv_dim);
+    ctx->ops->to_f16((uint16_t *)ctx->v_cache + off, v, kv_dim);
+}
+
+/* Token i's q, k, v rows after the QKV matmul: biases, per-head Q/K norms,
+ * RoPE at its position, then K and V into the cache. */
+static void qkv_finish_token(qlm_context *ctx, int il, int32_t i) {
+    const qlm_hparams *hp = &ctx->model->hp;
+    const qlm_layer *l = &ctx->model->layers[il];
+    const qlm_ops *ops = ctx->ops;
+    const int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
+    float *q = ctx->q + i * q_dim, *k = ctx->k + i * kv_dim, *v = ctx->v + i * kv_dim;
+    if (l->bq.data) add_rows(q, l->bq.data, q_dim);
+    if (l->bk.data) add_rows(k, l->bk.data, kv_dim);
+    if (l->bv.data) add_rows(v, l->bv.data, kv_dim);
+    if (l->attn_q_norm.data) rmsnorm_rows(ctx, q, q, &l->attn_q_norm, hp->n_head, hp->head_dim);
+    if (l->attn_k_norm.data) rmsnorm_rows(ctx, k, k, &l->attn_k_norm, hp->n_head_kv, hp->head_dim);
+    const float *theta = qlm_layer_theta(ctx, il);
+    const float pos = (float)(ctx->n_past + i);
+    ops->rope(q, hp->n_head, hp->head_dim, hp->n_rot, theta, pos, hp->rope_style);
+    ops->rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, theta, pos, hp->rope_style);
+    /* llama.cpp's F16 KV path converts Q to F16 before the Q.K dot product;
+     * doing the same keeps our greedy tokens on the same side of near-ties */
+    if (ctx->kv_type == QLM_TYPE_F16) ops->round_f16(q, q_dim);
+    kv_store(ctx, il, i);
+}
+
+static void qkv_finish(qlm_context *ctx, int il, int32_t n_tok) {
+#pragma omp parallel for num_threads(ctx->n_threads) if (n_tok >= PAR_MIN_TOKENS) schedule(static)
+    for (int32_t i = 0; i < n_tok; i++) qkv_finish_token(ctx, il, i);
+}
+
+/* The end of a block for every token: the branch output in xb gets its
+ * post-norm (if any) and is added to the residual x; then xb = next_norm(x),
+ * the input of the next block (none after the last layer). */
+static void residual(qlm_context *ctx, const qlm_tensor *post_norm, const qlm_tensor *next_norm, int32_t n_tok) {
+    const int64_t e = ctx->model->hp.n_embd;
+#pragma omp parallel for num_threads(ctx->n_threads) if (n_tok >= PAR_MIN_TOKENS) schedule(static)
+    for (int32_t i = 0; i < n_tok; i++) {
+        float *x = ctx->x + i * e, *xb = ctx->xb + i * e;
+        if (post_norm->data) rmsnorm_rows(ctx, xb, xb, post_norm, 1, e);
+        add_rows(x, xb, e);
+        if (next_norm) rmsnorm_rows(ctx, xb, x, next_norm, 1, e);
+    }
 }
 
 /* Causal grouped-query attention of the n_tok new queries over the cache.
@@ -70,15 +124,6 @@ static void attention(qlm_context *ctx, int il, int32_t n_tok) {
     }
 }
 
-static void add_rows(float *x, const float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] += y[i];
-}
-
-/* x (n_rows, b->ne[0]) += bias b on every row. */
-static void add_bias(float *x, const qlm_tensor *b, int32_t n_rows) {
-    for (int32_t r = 0; r < n_rows; r++) add_rows(x + r * b->ne[0], b->data, b->ne[0]);
-}
-
 static void output_logits(qlm_context *ctx, int32_t n_tok) {
     const qlm_model *m = ctx->model;
     const int64_t n_embd = m->hp.n_embd;
@@ -92,68 +137,57 @@ static void output_logits(qlm_context *ctx, int32_t n_tok) {
             ctx->logits[j] = cap * tanhf(ctx->logits[j] / cap);
 }
 
-/* x += Wo attention(...) for layer il over the normed input in xb. */
-static void attention_block(qlm_context *ctx, int il, int32_t n_tok) {
-    const qlm_hparams *hp = &ctx->model->hp;
+/* x += Wo attention(...) for layer il over the normed input in xb; then
+ * xb = next_norm(x). */
+static void attention_block(qlm_context *ctx, int il, int32_t n_tok, const qlm_tensor *next_norm) {
     const qlm_layer *l = &ctx->model->layers[il];
     const qlm_ops *ops = ctx->ops;
-    const int64_t e = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim;
-    const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
     /* q (n_tok, q_dim), k and v (n_tok, kv_dim): one pass over the threads */
     const qlm_tensor *qkv[3] = {&l->wq, &l->wk, &l->wv};
     float *const qkv_out[3] = {ctx->q, ctx->k, ctx->v};
     ops->matmul_n(qkv, qkv_out, 3, ctx->xb, n_tok, ctx->act_scratch, ctx->n_threads);
-    if (l->bq.data) add_bias(ctx->q, &l->bq, n_tok);
-    if (l->bk.data) add_bias(ctx->k, &l->bk, n_tok);
-    if (l->bv.data) add_bias(ctx->v, &l->bv, n_tok);
-    if (l->attn_q_norm.data) rmsnorm_rows(ctx, ctx->q, ctx->q, &l->attn_q_norm, n_tok * hp->n_head, hp->head_dim);
-    if (l->attn_k_norm.data) rmsnorm_rows(ctx, ctx->k, ctx->k, &l->attn_k_norm, n_tok * hp->n_head_kv, hp->head_dim);
-    const float *theta = qlm_layer_theta(ctx, il);
-    for (int32_t i = 0; i < n_tok; i++) {
-        const float pos = (float)(ctx->n_past + i);
-        ops->rope(ctx->q + i * q_dim, hp->n_head, hp->head_dim, hp->n_rot, theta, pos, hp->rope_style);
-        ops->rope(ctx->k + i * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, theta, pos, hp->rope_style);
-    }
-    /* llama.cpp's F16 KV path converts Q to F16 before the Q.K dot product;
-     * doing the same keeps our greedy tokens on the same side of near-ties */
-    if (ctx->kv_type == QLM_TYPE_F16) ops->round_f16(ctx->q, n_tok * q_dim);
-    kv_store(ctx, il, n_tok);
+    qkv_finish(ctx, il, n_tok);
     attention(ctx, il, n_tok);                                                   /* att (n_tok, q_dim) */
     ops->matmul(&l->wo, ctx->att, n_tok, ctx->xb, ctx->act_scratch, ctx->n_threads); /* xb (n_tok, e) */
-    if (l->attn_post_norm.data) rmsnorm_rows(ctx, ctx->xb, ctx->xb, &l->attn_post_norm, n_tok, e);
-    add_rows(ctx->x, ctx->xb, n_tok * e);
+    residual(ctx, &l->attn_post_norm, next_norm, n_tok);
 }
 
-/* x += W_down (act(W_gate xn) * W_up xn) for layer il over the normed input in xb. */
-static void ffn_block(qlm_context *ctx, int il, int32_t n_tok) {
-    const qlm_hparams *hp = &ctx->model->hp;
+/* h (n_tok, n_ff) = act(gate) * up, token rows over the threads. */
+static void ffn_activation(qlm_context *ctx, int32_t n_tok) {
+    const int64_t n_ff = ctx->model->hp.n_ff;
+    const int gelu = ctx->model->hp.ffn_act == QLM_FFN_GELU_TANH;
+#pragma omp parallel for num_threads(ctx->n_threads) if (n_tok >= PAR_MIN_TOKENS) schedule(static)
+    for (int32_t i = 0; i < n_tok; i++) {
+        float *h = ctx->hb + i * n_ff;
+        const float *up = ctx->hb2 + i * n_ff;
+        if (gelu) ctx->ops->geglu(h, h, up, n_ff);
+        else ctx->ops->swiglu(h, h, up, n_ff);
+    }
+}
+
+/* x += W_down (act(W_gate xn) * W_up xn) for layer il over the normed input
+ * in xb; then xb = next_norm(x). */
+static void ffn_block(qlm_context *ctx, int il, int32_t n_tok, const qlm_tensor *next_norm) {
     const qlm_layer *l = &ctx->model->layers[il];
     const qlm_ops *ops = ctx->ops;
-    const int64_t e = hp->n_embd, n = n_tok * (int64_t)hp->n_ff;
     const qlm_tensor *gate_up[2] = {&l->ffn_gate, &l->ffn_up};
     float *const gate_up_out[2] = {ctx->hb, ctx->hb2}; /* (n_tok, n_ff) each */
     ops->matmul_n(gate_up, gate_up_out, 2, ctx->xb, n_tok, ctx->act_scratch, ctx->n_threads);
-    if (hp->ffn_act == QLM_FFN_GELU_TANH)
-        ops->geglu(ctx->hb, ctx->hb, ctx->hb2, n);
-    else
-        ops->swiglu(ctx->hb, ctx->hb, ctx->hb2, n);
+    ffn_activation(ctx, n_tok);
     ops->matmul(&l->ffn_down, ctx->hb, n_tok, ctx->xb, ctx->act_scratch, ctx->n_threads); /* xb (n_tok, e) */
-    if (l->ffn_post_norm.data) rmsnorm_rows(ctx, ctx->xb, ctx->xb, &l->ffn_post_norm, n_tok, e);
-    add_rows(ctx->x, ctx->xb, n_tok * e);
+    residual(ctx, &l->ffn_post_norm, next_norm, n_tok);
 }
 
 void qlm_forward(qlm_context *ctx, const int32_t *tokens, int32_t n_tok, int want_logits) {
     const qlm_model *m = ctx->model;
     const qlm_hparams *hp = &m->hp;
-    const int64_t e = hp->n_embd;
 
     embed_tokens(ctx, tokens, n_tok); /* x (n_tok, e) */
+    rmsnorm_rows(ctx, ctx->xb, ctx->x, &m->layers[0].attn_norm, n_tok, hp->n_embd);
     for (int il = 0; il < hp->n_layer; il++) {
         const qlm_layer *l = &m->layers[il];
-        rmsnorm_rows(ctx, ctx->xb, ctx->x, &l->attn_norm, n_tok, e);
-        attention_block(ctx, il, n_tok);
-        rmsnorm_rows(ctx, ctx->xb, ctx->x, &l->ffn_norm, n_tok, e);
-        ffn_block(ctx, il, n_tok);
+        attention_block(ctx, il, n_tok, &l->ffn_norm);
+        ffn_block(ctx, il, n_tok, il + 1 < hp->n_layer ? &m->layers[il + 1].attn_norm : NULL);
     }
     if (want_logits) output_logits(ctx, n_tok); /* logits (n_logits, n_vocab) */
 }

@@ -194,22 +194,27 @@ Test(kernels, swiglu_geglu_and_attention_bitwise_equal_ref) {
                 free(kf), free(vf), free(k), free(v), free(scr);
             }
     /* several query heads sharing one K/V head (GQA), K/V rows strided as
-     * in the cache: the grouped kernels against the reference head by head */
-    const int64_t n_kv = 37, stride = 3 * 64;
+     * in the cache: the grouped kernels against the reference head by head,
+     * on fewer positions than one 16-position step, steps plus a tail, and
+     * a long context */
+    const int64_t n_kvs[] = {5, 37, 300}, stride = 3 * 64;
     const int heads[] = {1, 3, 8, 9};
-    float *q = malloc(9 * 64 * 4), *out = malloc(9 * 64 * 4), *outr = malloc(9 * 64 * 4), *scr = malloc(9 * n_kv * 4);
-    uint16_t *k = malloc(n_kv * stride * 2), *v = malloc(n_kv * stride * 2);
-    for (int64_t j = 0; j < n_kv * stride; j++) k[j] = qlm_fp32_to_fp16(frand() * 3), v[j] = qlm_fp32_to_fp16(frand());
+    float *q = malloc(9 * 64 * 4), *out = malloc(9 * 64 * 4), *outr = malloc(9 * 64 * 4), *scr = malloc(9 * 300 * 4);
+    uint16_t *k = malloc(300 * stride * 2), *v = malloc(300 * stride * 2);
+    for (int64_t j = 0; j < 300 * stride; j++) k[j] = qlm_fp32_to_fp16(frand() * 3), v[j] = qlm_fp32_to_fp16(frand());
     for (int d = 0; d < 9 * 64; d++) q[d] = qlm_fp16_to_fp32(qlm_fp32_to_fp16(frand() * 3));
     for (size_t t = 0; t < N_TABLES; t++)
-        for (int i = 0; i < 4; i++) {
-            tables[t]->attention_heads(out, q, heads[i], k + 64, v + 64, QLM_TYPE_F16, n_kv, stride, 64, 0.125f, scr);
-            for (int h = 0; h < heads[i]; h++)
-                qlm_ops_ref.attention_head(outr + h * 64, q + h * 64, k + 64, v + 64, QLM_TYPE_F16, n_kv, stride, 64,
-                                           0.125f, scr);
-            cr_expect(memcmp(out, outr, heads[i] * 64 * sizeof(float)) == 0, "%s attention_heads x%d",
-                      tables[t]->name, heads[i]);
-        }
+        for (int n = 0; n < 3; n++)
+            for (int i = 0; i < 4; i++) {
+                const int64_t n_kv = n_kvs[n];
+                tables[t]->attention_heads(out, q, heads[i], k + 64, v + 64, QLM_TYPE_F16, n_kv, stride, 64, 0.125f,
+                                           scr);
+                for (int h = 0; h < heads[i]; h++)
+                    qlm_ops_ref.attention_head(outr + h * 64, q + h * 64, k + 64, v + 64, QLM_TYPE_F16, n_kv, stride,
+                                               64, 0.125f, scr);
+                cr_expect(memcmp(out, outr, heads[i] * 64 * sizeof(float)) == 0, "%s attention_heads x%d n_kv %lld",
+                          tables[t]->name, heads[i], (long long)n_kv);
+            }
     free(q), free(out), free(outr), free(scr), free(k), free(v);
 }
 

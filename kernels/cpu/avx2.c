@@ -351,13 +351,27 @@ static inline __m256 exp8(__m256 x) {
     return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays NaN */
 }
 
+/* The reference's maximum: NaNs are skipped (maxps returns its second
+ * operand, the running maximum, when the first is NaN), and which of two
+ * equal-valued zeros wins cannot change a softmax (exp(s - +0) == exp(s - -0)). */
+float qlm_cpu_max_avx2(const float *s, int64_t n) {
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    int64_t p = 0;
+    for (; p + 8 <= n; p += 8) vmax = _mm256_max_ps(_mm256_loadu_ps(s + p), vmax);
+    float lane[8], max = -INFINITY;
+    _mm256_storeu_ps(lane, vmax);
+    for (int j = 0; j < 8; j++)
+        if (lane[j] > max) max = lane[j];
+    for (; p < n; p++)
+        if (s[p] > max) max = s[p];
+    return max;
+}
+
 /* qlm_cpu_softmax_ref's order: exps lane-wise, the double partial sums
  * p % 8 in two registers (lanes 0-3, 4-7), a scalar tail into the same
  * lanes, then the 4, 2, 1 fold. */
 void qlm_cpu_softmax_avx2(float *s, int64_t n, int round_f16) {
-    float max = -INFINITY;
-    for (int64_t p = 0; p < n; p++)
-        if (s[p] > max) max = s[p];
+    const float max = qlm_cpu_max_avx2(s, n);
     const __m256 vmax = _mm256_set1_ps(max);
     __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
     int64_t p = 0;

@@ -200,6 +200,8 @@ void qlm_cpu_attention_heads_avx2(float *out, const float *q, int n_heads, const
 void qlm_cpu_attention_heads_avx512(float *out, const float *q, int n_heads, const void *k, const void *v,
                                     qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim, float scale,
                                     float *scratch);
+/* The maximum of s[0..n) as the reference softmax finds it (NaNs skipped). */
+float qlm_cpu_max_avx2(const float *s, int64_t n);
 void qlm_cpu_softmax_avx2(float *s, int64_t n, int round_f16);
 void qlm_cpu_softmax_ref(float *scores, int64_t n, int round_f16);
 

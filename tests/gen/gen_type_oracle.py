@@ -17,7 +17,9 @@ tests/fixtures/oracle/types/:
                                            its type and the checksum of
                                            its data bytes (no padding)
   smollm2.names       the tensor names in file order, one a line (the same
-                      for every T; checked), naming the .tensors lines
+                      for every T; checked, also against the file already
+                      there when only some types are generated), naming
+                      the .tensors lines
   smollm2.T.spread    llama.cpp against itself on that file: for each other
                       setting (batch1: the prompt one token per batch;
                       kv_f32: an F32 KV cache; flash: flash attention on),
@@ -39,8 +41,9 @@ numbers: a 135M model with every matrix at 2-4 bits amplifies rounding
 far more than the Q4_1 original (test_quantize.c sets its tolerances from
 them).
 
-Types: every one qlm computes. llama.cpp 0.3.36 produces all of them with
-llama_model_quantize, so none is dropped. K-quants, IQ4_XS and the ternary
+Types: every one qlm computes, F32 included (ftype ALL_F32 = 0: every
+quantizable matrix dequantized to F32; the norms already are). llama.cpp
+0.3.36 produces all of them with llama_model_quantize, so none is dropped. K-quants, IQ4_XS and the ternary
 types need rows that are a multiple of 256; SmolLM2's 576-wide rows are not,
 so llama.cpp falls back per tensor (Q2_K, Q3_K, TQ1_0, TQ2_0 -> Q4_0; Q4_K
 -> Q5_0; Q5_K -> Q5_1; Q6_K -> Q8_0; IQ4_XS -> IQ4_NL) and only ffn_down
@@ -49,7 +52,7 @@ Q3_K, Q4_K and Q5_K use the ftypes llama-quantize names them by (Q3_K_M,
 Q4_K_M, Q5_K_M), which pure mode reduces to the single type; MXFP4 is
 MXFP4_MOE, the only MXFP4 ftype.
 
-The temporary GGUFs (up to 270 MB each) live in a temporary directory and
+The temporary GGUFs (up to 270 MB each, 540 MB for F32) live in a temporary directory and
 are deleted. FNV-1a over ~100 MB is too slow in Python, so a 10-line C
 hasher is compiled with `cc` into that directory and called through ctypes.
 
@@ -74,7 +77,7 @@ PROMPT = 0
 
 # type name -> llama_ftype (include/llama.h)
 FTYPES = {
-    "F16": 1, "BF16": 32, "Q8_0": 7, "Q4_0": 2, "Q4_1": 3, "Q5_0": 8, "Q5_1": 9,
+    "F32": 0, "F16": 1, "BF16": 32, "Q8_0": 7, "Q4_0": 2, "Q4_1": 3, "Q5_0": 8, "Q5_1": 9,
     "Q2_K": 10, "Q3_K": 12, "Q4_K": 15, "Q5_K": 17, "Q6_K": 18,
     "IQ4_NL": 25, "IQ4_XS": 30, "TQ1_0": 36, "TQ2_0": 37, "MXFP4": 38,
 }
@@ -209,7 +212,12 @@ def main():
             low = next((i for i, (_, m) in enumerate(steps) if m < 0.5), None)
             print(f"{t}: {lines[0]}, types {counts}, first margin < 0.5 at step {low}, "
                   f"greedy {[tok for tok, _ in steps[:8]]} ...; spread {spread}", flush=True)
-    with open(os.path.join(out, f"{STEM}.names"), "w") as f:
+    names_path = os.path.join(out, f"{STEM}.names")
+    if set(types) != set(FTYPES) and os.path.exists(names_path):
+        with open(names_path) as f:
+            if f.read().split("\n")[:-1] != names:
+                raise RuntimeError(f"tensor names or order differ from {names_path} (the other types')")
+    with open(names_path, "w") as f:
         f.writelines(n + "\n" for n in names)
     print("llama-cpp-python", llama_cpp.__version__, "llama.cpp", llama_cpp.llama_version().decode())
 
