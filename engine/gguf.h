@@ -154,12 +154,25 @@ bool gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const 
 /* Raw value bytes as they appear after the type field (nested arrays, tests). */
 bool gguf_writer_set_raw(gguf_writer *w, const char *key, gguf_vtype type, const void *bytes, size_t n);
 
+/* A value parsed from a GGUF file (copying metadata from one file to
+ * another); booleans are normalised to 0/1 as gguf does. */
+bool gguf_writer_set_value(gguf_writer *w, const char *key, const gguf_value *v);
+
 /* Adds a tensor; data (n_bytes = qlm_row_size(type, ne[0]) * rows) is copied. */
 bool gguf_writer_add_tensor(gguf_writer *w, const char *name, qlm_type type, uint32_t n_dims,
                             const int64_t *ne, const void *data);
+/* Adds a tensor's name, type and shape only, for callers that stream the
+ * data themselves after gguf_writer_write_meta (the quantizer): each
+ * tensor at the next multiple of the alignment, the last one unpadded.
+ * write_file and write_memory refuse writers holding such tensors. */
+bool gguf_writer_add_tensor_info(gguf_writer *w, const char *name, qlm_type type, uint32_t n_dims,
+                                 const int64_t *ne);
 
 qlm_status gguf_writer_write_file(const gguf_writer *w, const char *path, qlm_errbuf *err);
 /* Serialises to a malloc'd buffer the caller frees. */
 qlm_status gguf_writer_write_memory(const gguf_writer *w, void **buf, size_t *size, qlm_errbuf *err);
+/* The header, metadata and tensor infos alone, padded to the alignment
+ * (where the data section starts), in a malloc'd buffer the caller frees. */
+qlm_status gguf_writer_write_meta(const gguf_writer *w, void **buf, size_t *size, qlm_errbuf *err);
 
 #endif

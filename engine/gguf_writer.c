@@ -25,6 +25,7 @@ typedef struct wtensor {
     int64_t ne[GGUF_MAX_DIMS];
     uint8_t *data;
     uint64_t n_bytes;
+    bool info_only; /* gguf_writer_add_tensor_info: the caller writes the data */
 } wtensor;
 
 struct gguf_writer {
@@ -180,6 +181,76 @@ bool gguf_writer_set_raw(gguf_writer *w, const char *key, gguf_vtype type, const
     return set_copy(w, key, (uint32_t)type, bytes, n);
 }
 
+/* A growable byte buffer for encoding parsed values. */
+typedef struct enc {
+    uint8_t *p;
+    size_t n, cap;
+    bool oom;
+} enc;
+
+/* Grows e's buffer to hold at least n bytes. */
+static bool grow_bytes(enc *e, size_t n) {
+    if (n <= e->cap) return true;
+    size_t cap = e->cap ? e->cap : 256;
+    while (cap < n) {
+        if (cap > SIZE_MAX / 2) return false;
+        cap *= 2;
+    }
+    uint8_t *p = realloc(e->p, cap);
+    if (!p) return false;
+    e->p = p, e->cap = cap;
+    return true;
+}
+
+static void enc_put(enc *e, const void *src, size_t n) {
+    if (e->oom || n == 0) return;
+    if (n > SIZE_MAX - e->n || !grow_bytes(e, e->n + n)) {
+        e->oom = true;
+        return;
+    }
+    memcpy(e->p + e->n, src, n);
+    e->n += n;
+}
+
+static void enc_u32(enc *e, uint32_t v) { enc_put(e, &v, 4); }
+static void enc_u64(enc *e, uint64_t v) { enc_put(e, &v, 8); }
+
+/* The value as GGUF stores it after its type field. Booleans are written as
+ * 0/1 whatever byte the input held, as gguf (llama.cpp) does. */
+static void enc_value(enc *e, const gguf_value *v) {
+    if (v->type == GGUF_VTYPE_STRING) {
+        enc_u64(e, v->len);
+        enc_put(e, v->raw, (size_t)v->len);
+        return;
+    }
+    if (v->type != GGUF_VTYPE_ARRAY) {
+        const uint8_t one = v->raw[0] != 0;
+        enc_put(e, v->type == GGUF_VTYPE_BOOL ? &one : v->raw, gguf_vtype_size(v->type));
+        return;
+    }
+    enc_u32(e, v->elem_type);
+    enc_u64(e, v->len);
+    if (v->items) {
+        for (uint64_t i = 0; i < v->len; i++) enc_value(e, &v->items[i]);
+    } else if (v->elem_type == GGUF_VTYPE_BOOL) {
+        for (uint64_t i = 0; i < v->len; i++) enc_put(e, &(uint8_t){v->raw[i] != 0}, 1);
+    } else {
+        enc_put(e, v->raw, (size_t)v->len * gguf_vtype_size(v->elem_type));
+    }
+}
+
+bool gguf_writer_set_value(gguf_writer *w, const char *key, const gguf_value *v) {
+    if (!v) return false;
+    enc e = {0};
+    enc_value(&e, v);
+    if (!e.oom && !e.p) e.p = malloc(1); /* an empty value still needs a buffer */
+    if (e.oom) {
+        free(e.p);
+        return false;
+    }
+    return set_encoded(w, key, v->type, e.p, e.n);
+}
+
 /* Checks the shape like the reader does and returns the byte count (false if invalid). */
 static bool tensor_bytes(qlm_type type, uint32_t n_dims, const int64_t *ne, uint64_t *out) {
     const qlm_type_traits *tt = qlm_type_traits_get(type);
@@ -193,27 +264,37 @@ static bool tensor_bytes(qlm_type type, uint32_t n_dims, const int64_t *ne, uint
     return true;
 }
 
-bool gguf_writer_add_tensor(gguf_writer *w, const char *name, qlm_type type, uint32_t n_dims,
-                            const int64_t *ne, const void *data) {
+static bool add_tensor(gguf_writer *w, const char *name, qlm_type type, uint32_t n_dims, const int64_t *ne,
+                       const void *data, bool info_only) {
     uint64_t n_bytes;
     if (!w || !name || !name[0] || !tensor_bytes(type, n_dims, ne, &n_bytes) || n_bytes > SIZE_MAX)
         return false;
     for (size_t i = 0; i < w->n_tensors; i++) /* the reader rejects duplicates */
         if (strcmp(w->tensors[i].name, name) == 0) return false;
-    wtensor t = {.name = strdup(name), .type = type, .n_dims = n_dims, .n_bytes = n_bytes};
+    wtensor t = {.name = strdup(name), .type = type, .n_dims = n_dims, .n_bytes = n_bytes, .info_only = info_only};
     for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
-    t.data = n_bytes ? malloc((size_t)n_bytes) : NULL;
-    bool ok = t.name && (t.data || !n_bytes) &&
+    t.data = n_bytes && !info_only ? malloc((size_t)n_bytes) : NULL;
+    bool ok = t.name && (t.data || !n_bytes || info_only) &&
               grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors, sizeof *w->tensors);
     if (!ok) {
         free(t.name);
         free(t.data);
         return false;
     }
-    if (n_bytes && data) memcpy(t.data, data, (size_t)n_bytes);
-    else if (n_bytes) memset(t.data, 0, (size_t)n_bytes); /* NULL data: zeros */
+    if (t.data && data) memcpy(t.data, data, (size_t)n_bytes);
+    else if (t.data) memset(t.data, 0, (size_t)n_bytes); /* NULL data: zeros */
     w->tensors[w->n_tensors++] = t;
     return true;
+}
+
+bool gguf_writer_add_tensor(gguf_writer *w, const char *name, qlm_type type, uint32_t n_dims,
+                            const int64_t *ne, const void *data) {
+    return add_tensor(w, name, type, n_dims, ne, data, false);
+}
+
+bool gguf_writer_add_tensor_info(gguf_writer *w, const char *name, qlm_type type, uint32_t n_dims,
+                                 const int64_t *ne) {
+    return add_tensor(w, name, type, n_dims, ne, NULL, true);
 }
 
 /* --------------------------------------------------------- serialising */
@@ -288,7 +369,8 @@ static void pad_to(sink *s, uint64_t align) {
     }
 }
 
-static void emit(const gguf_writer *w, sink *s, uint64_t align) {
+/* Header, key-value pairs and tensor infos. */
+static void emit_meta(const gguf_writer *w, sink *s, uint64_t align) {
     put(s, GGUF_MAGIC, 4);
     put_u32(s, w->version);
     put_u64(s, w->n_tensors);
@@ -308,10 +390,38 @@ static void emit(const gguf_writer *w, sink *s, uint64_t align) {
         put_u64(s, off);
         off = align_up(off + t->n_bytes, align);
     }
+}
+
+static void emit(const gguf_writer *w, sink *s, uint64_t align) {
+    emit_meta(w, s, align);
     for (size_t i = 0; i < w->n_tensors; i++) {
         pad_to(s, align);
         put(s, w->tensors[i].data, (size_t)w->tensors[i].n_bytes);
     }
+}
+
+static bool has_info_only(const gguf_writer *w) {
+    for (size_t i = 0; i < w->n_tensors; i++)
+        if (w->tensors[i].info_only) return true;
+    return false;
+}
+
+qlm_status gguf_writer_write_meta(const gguf_writer *w, void **buf, size_t *size, qlm_errbuf *err) {
+    qlm_err_clear(err);
+    if (!w || !buf || !size) return qlm_err(err, QLM_ERR_INVALID_ARG, "gguf writer: NULL argument");
+    *buf = NULL;
+    *size = 0;
+    if (w->oom) return qlm_err(err, QLM_ERR_NOMEM, "gguf writer: an earlier call ran out of memory");
+    const uint64_t align = layout_alignment(w), total = align_up(meta_size(w), align);
+    uint8_t *mem = total <= SIZE_MAX ? malloc(total ? (size_t)total : 1) : NULL;
+    if (!mem) return qlm_err(err, QLM_ERR_NOMEM, "gguf writer: out of memory for %llu bytes of metadata",
+                             (unsigned long long)total);
+    sink s = {.mem = mem};
+    emit_meta(w, &s, align);
+    pad_to(&s, align);
+    *buf = mem;
+    *size = (size_t)total;
+    return QLM_OK;
 }
 
 qlm_status gguf_writer_write_memory(const gguf_writer *w, void **buf, size_t *size, qlm_errbuf *err) {
@@ -320,6 +430,7 @@ qlm_status gguf_writer_write_memory(const gguf_writer *w, void **buf, size_t *si
     *buf = NULL;
     *size = 0;
     if (w->oom) return qlm_err(err, QLM_ERR_NOMEM, "gguf writer: an earlier call ran out of memory");
+    if (has_info_only(w)) return qlm_err(err, QLM_ERR_INVALID_ARG, "gguf writer: a tensor has no data (add_tensor_info)");
     uint64_t align = layout_alignment(w), total = total_size(w, align);
     uint8_t *mem = total <= SIZE_MAX ? malloc(total ? (size_t)total : 1) : NULL;
     if (!mem) return qlm_err(err, QLM_ERR_NOMEM, "gguf writer: out of memory for %llu bytes",
@@ -337,6 +448,7 @@ qlm_status gguf_writer_write_file(const gguf_writer *w, const char *path, qlm_er
     qlm_err_clear(err);
     if (!w || !path) return qlm_err(err, QLM_ERR_INVALID_ARG, "gguf writer: NULL argument");
     if (w->oom) return qlm_err(err, QLM_ERR_NOMEM, "%s: an earlier writer call ran out of memory", path);
+    if (has_info_only(w)) return qlm_err(err, QLM_ERR_INVALID_ARG, "%s: a tensor has no data (add_tensor_info)", path);
     size_t n = strlen(path);
     char *tmp = malloc(n + 5);
     if (!tmp) return qlm_err(err, QLM_ERR_NOMEM, "%s: out of memory", path);

@@ -140,7 +140,6 @@ typedef struct qz_tensor {
     uint32_t n_dims;
     bool fell_back;      /* the target's block did not divide the rows */
     uint64_t n_bytes;    /* output bytes */
-    uint64_t offset;     /* in the output data section */
 } qz_tensor;
 
 typedef struct qz_job {
@@ -214,7 +213,6 @@ static qlm_status plan(qz_job *j) {
                            memcmp(arch, "glm5-next", 9) == 0;
     for (int64_t i = 0; i < j->n; i++) j->t[i].src = gguf_tensor_at(j->in, i);
     qsort(j->t, (size_t)j->n, sizeof *j->t, cmp_order);
-    uint64_t off = 0;
     for (int64_t i = 0; i < j->n; i++) {
         qz_tensor *t = &j->t[i];
         t->type = output_type(j, t, glm5_next);
@@ -223,66 +221,11 @@ static qlm_status plan(qz_job *j) {
         if (st != QLM_OK) return st;
         const int64_t rows = t->src->ne[1] * t->src->ne[2] * t->src->ne[3];
         t->n_bytes = (uint64_t)qlm_row_size(t->type, t->src->ne[0]) * (uint64_t)rows;
-        t->offset = off;
-        off = align_up(off + t->n_bytes, j->align);
     }
     return QLM_OK;
 }
 
 /* ------------------------------------------------------------ metadata */
-
-typedef struct qz_buf {
-    uint8_t *p;
-    size_t n, cap;
-    bool oom;
-} qz_buf;
-
-static void put(qz_buf *b, const void *src, size_t n) {
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n) cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-
-static void put_u32(qz_buf *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(qz_buf *b, uint64_t v) { put(b, &v, 8); }
-
-static void put_str(qz_buf *b, const void *s, uint64_t len) {
-    put_u64(b, len);
-    put(b, s, (size_t)len);
-}
-
-/* The value as GGUF stores it after its type field. gguf writes booleans
- * as 0/1 whatever byte the input held. */
-static void put_value(qz_buf *b, const gguf_value *v) {
-    if (v->type == GGUF_VTYPE_STRING) {
-        put_str(b, v->raw, v->len);
-        return;
-    }
-    if (v->type != GGUF_VTYPE_ARRAY) {
-        const uint8_t one = v->raw[0] != 0;
-        put(b, v->type == GGUF_VTYPE_BOOL ? &one : v->raw, gguf_vtype_size(v->type));
-        return;
-    }
-    put_u32(b, v->elem_type);
-    put_u64(b, v->len);
-    if (v->items) {
-        for (uint64_t i = 0; i < v->len; i++) put_value(b, &v->items[i]);
-    } else if (v->elem_type == GGUF_VTYPE_BOOL) {
-        for (uint64_t i = 0; i < v->len; i++) put(b, &(uint8_t){v->raw[i] != 0}, 1);
-    } else {
-        put(b, v->raw, (size_t)v->len * gguf_vtype_size(v->elem_type));
-    }
-}
 
 static bool dropped_key(const char *key) {
     static const char *const keys[] = {"general.quantization_version", "general.file_type", "split.no",
@@ -292,43 +235,29 @@ static bool dropped_key(const char *key) {
     return false;
 }
 
-static void put_kv_u32(qz_buf *b, const char *key, uint32_t v) {
-    put_str(b, key, strlen(key));
-    put_u32(b, GGUF_VTYPE_UINT32);
-    put_u32(b, v);
-}
-
-/* Header, key-value pairs and tensor infos, padded to the alignment. */
-static qlm_status encode_meta(const qz_job *j, qz_buf *b) {
-    int64_t n_kv = 2;
-    for (int64_t i = 0; i < gguf_kv_count(j->in); i++) n_kv += !dropped_key(gguf_kv_at(j->in, i)->key);
-    put(b, GGUF_MAGIC, 4);
-    put_u32(b, 3);
-    put_u64(b, (uint64_t)j->n);
-    put_u64(b, (uint64_t)n_kv);
-    for (int64_t i = 0; i < gguf_kv_count(j->in); i++) {
+/* Header, key-value pairs (the input's but those llama.cpp rewrites, then
+ * its two) and tensor infos, padded to the alignment, through gguf_writer:
+ * it lays the tensors out as plan() did (input alignment, each at the next
+ * multiple of it). */
+static qlm_status encode_meta(const qz_job *j, void **meta, size_t *size) {
+    gguf_writer *w = gguf_writer_new();
+    bool ok = w != NULL;
+    for (int64_t i = 0; ok && i < gguf_kv_count(j->in); i++) {
         const gguf_kv *kv = gguf_kv_at(j->in, i);
-        if (dropped_key(kv->key)) continue;
-        put_str(b, kv->key, strlen(kv->key));
-        put_u32(b, kv->value.type);
-        put_value(b, &kv->value);
+        if (!dropped_key(kv->key)) ok = gguf_writer_set_value(w, kv->key, &kv->value);
     }
-    put_kv_u32(b, "general.quantization_version", QZ_QNT_VERSION);
-    put_kv_u32(b, "general.file_type", j->ftype);
-    for (int64_t i = 0; i < j->n; i++) {
+    ok = ok && gguf_writer_set_u32(w, "general.quantization_version", QZ_QNT_VERSION) &&
+         gguf_writer_set_u32(w, "general.file_type", j->ftype);
+    qlm_status st = ok ? QLM_OK : qlm_err(j->err, QLM_ERR_NOMEM, "%s: out of memory for the metadata", j->out_path);
+    for (int64_t i = 0; st == QLM_OK && i < j->n; i++) {
         const qz_tensor *t = &j->t[i];
-        put_str(b, t->src->name, strlen(t->src->name));
-        put_u32(b, t->n_dims);
-        for (uint32_t d = 0; d < t->n_dims; d++) put_u64(b, (uint64_t)t->src->ne[d]);
-        put_u32(b, (uint32_t)t->type);
-        put_u64(b, t->offset);
+        if (!gguf_writer_add_tensor_info(w, t->src->name, t->type, t->n_dims, t->src->ne))
+            st = qlm_err(j->err, QLM_ERR_FORMAT, "%s: tensor '%s' cannot be described in the output", j->in_path,
+                         t->src->name);
     }
-    static const uint8_t zeros[256];
-    while (!b->oom && b->n % j->align) {
-        const size_t gap = (size_t)(j->align - b->n % j->align);
-        put(b, zeros, gap < sizeof zeros ? gap : sizeof zeros);
-    }
-    return b->oom ? qlm_err(j->err, QLM_ERR_NOMEM, "%s: out of memory for the metadata", j->out_path) : QLM_OK;
+    if (st == QLM_OK) st = gguf_writer_write_meta(w, meta, size, j->err);
+    gguf_writer_free(w);
+    return st;
 }
 
 /* ------------------------------------------------------------- convert */
@@ -451,7 +380,7 @@ static qlm_status write_tensors(const qz_job *j, qz_out *o) {
 
 /* Written to "<out>.tmp" and renamed, so a failure never leaves a partial
  * file under the real name (as gguf_writer_write_file). */
-static qlm_status write_file(const qz_job *j, const qz_buf *meta) {
+static qlm_status write_file(const qz_job *j, const void *meta, size_t meta_size) {
     const size_t n = strlen(j->out_path);
     char *tmp = malloc(n + 5);
     if (!tmp) return qlm_err(j->err, QLM_ERR_NOMEM, "%s: out of memory", j->out_path);
@@ -463,7 +392,7 @@ static qlm_status write_file(const qz_job *j, const qz_buf *meta) {
         free(tmp);
         return st;
     }
-    out_write(&o, meta->p, meta->n);
+    out_write(&o, meta, meta_size);
     qlm_status st = write_tensors(j, &o);
     if (fflush(o.f) != 0 && !o.error) o.error = errno ? errno : EIO;
     if (fclose(o.f) != 0 && !o.error) o.error = errno ? errno : EIO;
@@ -501,11 +430,12 @@ static qlm_status run(qz_job *j) {
     if ((st = plan(j)) != QLM_OK) return st;
     qlm_log(&j->log, QLM_LOG_INFO, "%s -> %s: %lld tensors to %s (pure), %d threads", j->in_path, j->out_path,
             (long long)j->n, qlm_type_name(j->target), j->n_threads);
-    qz_buf meta = {0};
-    st = encode_meta(j, &meta);
-    if (st == QLM_OK) st = write_file(j, &meta);
+    void *meta = NULL;
+    size_t meta_size = 0;
+    st = encode_meta(j, &meta, &meta_size);
+    if (st == QLM_OK) st = write_file(j, meta, meta_size);
     if (st == QLM_OK) log_summary(j);
-    free(meta.p);
+    free(meta);
     return st;
 }
 

@@ -310,6 +310,45 @@ Test(gguf, roundtrip_nested_arrays) {
     free(buf);
 }
 
+/* Copying a parsed file's metadata (set_value, nested arrays and booleans
+ * included) and tensor infos into a new writer reproduces the file's
+ * metadata bytes (write_meta: up to its data section), and a writer
+ * holding data-less tensors refuses to write a whole file. */
+Test(gguf, metadata_copy_and_tensor_infos) {
+    bytes raw = nested_value();
+    gguf_writer *w = gguf_writer_new();
+    cr_assert(gguf_writer_set_raw(w, "nested", GGUF_VTYPE_ARRAY, raw.p, raw.n));
+    free(raw.p);
+    const bool flags[3] = {true, false, true};
+    cr_assert(gguf_writer_set_bool(w, "b", true) && gguf_writer_set_str(w, "s", "text") &&
+              gguf_writer_set_arr(w, "flags", GGUF_VTYPE_BOOL, flags, 3) && gguf_writer_set_f32(w, "f", 0.5f));
+    const int64_t ne_a[2] = {32, 3}, ne_b[1] = {7};
+    cr_assert(gguf_writer_add_tensor(w, "a", QLM_TYPE_Q8_0, 2, ne_a, NULL) &&
+              gguf_writer_add_tensor(w, "b", QLM_TYPE_F32, 1, ne_b, NULL));
+    void *buf;
+    gguf_ctx *c = roundtrip(w, &buf);
+    gguf_writer *copy = gguf_writer_new();
+    for (int64_t i = 0; i < gguf_kv_count(c); i++)
+        cr_assert(gguf_writer_set_value(copy, gguf_kv_at(c, i)->key, &gguf_kv_at(c, i)->value));
+    for (int64_t i = 0; i < gguf_tensor_count(c); i++) {
+        const gguf_tensor *t = gguf_tensor_at(c, i);
+        cr_assert(gguf_writer_add_tensor_info(copy, t->name, t->type, t->n_dims, t->ne));
+    }
+    void *meta;
+    size_t n_meta;
+    qlm_errbuf e;
+    cr_assert_eq(gguf_writer_write_meta(copy, &meta, &n_meta, &e), QLM_OK, "%s", e.msg);
+    cr_expect_eq(n_meta % GGUF_DEFAULT_ALIGNMENT, 0);
+    cr_expect(memcmp(meta, buf, n_meta) == 0, "copied metadata differs from the original");
+    void *whole;
+    size_t n_whole;
+    cr_expect_eq(gguf_writer_write_memory(copy, &whole, &n_whole, &e), QLM_ERR_INVALID_ARG);
+    free(meta);
+    gguf_writer_free(copy);
+    gguf_close(c);
+    free(buf);
+}
+
 /* k arrays nested in each other, the innermost an empty u8 array. */
 static bytes nested_chain(int k) {
     bytes b = {0};
