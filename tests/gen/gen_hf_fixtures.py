@@ -25,18 +25,26 @@ ARCH.logits, little-endian:
     float32 logits[n_tok][n_vocab]   (the logits after each position)
 
 Each model's choices (GQA, head_dim != n_embd / n_head, tied or untied
-output, biases, partial rotary, sliding window 4 with 16-token prompts) are
-noted in ARCHS. With --check-llama-cpp it also runs llama.cpp
+output, biases, partial rotary, sliding window 4 with 16-token prompts,
+Llama 3 RoPE scaling for "llama3", which the converter writes as
+rope_freqs.weight) are noted in ARCHS. For a model with rope_scaling it
+also prints how far PyTorch's logits of the same weights without the
+scaling are from the reference (what a loader ignoring rope_freqs.weight
+would get; llama3: 0.955 against the F32 tolerance of 1e-4). With
+--check-llama-cpp it also runs llama.cpp
 (llama-cpp-python) on each GGUF and prints how far its logits are from
 PyTorch's, which calibrates the tolerances of tests/test_archs.c.
 
 Usage: python3 tests/gen/gen_hf_fixtures.py [--check-llama-cpp] [ARCH ...]
+(only the ARCHs named, e.g. `llama3`; all of them without any; every model
+and sequence is seeded by its place in ARCHS, so new entries go at the end
+and regenerating one leaves the others' files as they were).
 Needs: pip install torch transformers sentencepiece numpy (and
 llama-cpp-python==0.3.36 for --check-llama-cpp). The llama.cpp source is
 taken from $LLAMA_CPP_SRC, else downloaded once with
 `pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36` and
-unpacked into ${XDG_CACHE_HOME:-~/.cache}/qlm/ (as bench/compare-llamacpp.sh
-does).
+unpacked into ${XDG_CACHE_HOME:-~/.cache}/qlm/llama.cpp-0.3.36/src (where
+bench/compare-llamacpp.sh puts it; llama.cpp-0.3.36/ itself is also looked in).
 """
 import json
 import math
@@ -95,6 +103,18 @@ ARCHS = {
         num_attention_heads=2, num_key_value_heads=1, head_dim=16, intermediate_size=64,
         query_pre_attn_scalar=16, sliding_window=4, final_logit_softcapping=8.0,
         tie_word_embeddings=True, rms_norm_eps=1e-6, max_position_embeddings=2048)),
+    # llama3: Llama 3 RoPE scaling (rope_type "llama3"), which the converter
+    # writes as the per-dimension divisors rope_freqs.weight. With head_dim
+    # 32 (16 rotated pairs, wavelengths 2 pi 10000^(i/16) = 6.3, 11.2, 19.9,
+    # 35, 63, ...) and an original context of 32 (so wavelengths below 8 are
+    # kept, above 32 divided by 8, in between smoothly), the divisors are
+    # 1, 1.50, 3.30, then 8 for the other 13 pairs: every regime is exercised
+    # within the 16 positions of the sequences. GQA 4/2, tied output.
+    "llama3": dict(cls="LlamaForCausalLM", cfg="LlamaConfig", kw=dict(
+        num_attention_heads=4, num_key_value_heads=2, head_dim=32, intermediate_size=96,
+        tie_word_embeddings=True, rope_theta=10000.0, rms_norm_eps=1e-5, max_position_embeddings=256,
+        rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                          original_max_position_embeddings=32))),
 }
 
 
@@ -103,9 +123,10 @@ def llama_cpp_src():
     if src:
         return src
     cache = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "qlm")
-    src = os.path.join(cache, "llama.cpp-" + VERSION)
-    if os.path.isfile(os.path.join(src, "convert_hf_to_gguf.py")):
-        return src
+    # bench/compare-llamacpp.sh unpacks it into llama.cpp-VERSION/src
+    for src in (os.path.join(cache, "llama.cpp-" + VERSION, "src"), os.path.join(cache, "llama.cpp-" + VERSION)):
+        if os.path.isfile(os.path.join(src, "convert_hf_to_gguf.py")):
+            return src
     dl = os.path.join(cache, "dl")
     tgz = os.path.join(dl, "llama_cpp_python-%s.tar.gz" % VERSION)
     if not os.path.isfile(tgz):
@@ -113,6 +134,8 @@ def llama_cpp_src():
                                "llama-cpp-python==" + VERSION, "-d", dl])
     with tarfile.open(tgz) as t:
         t.extractall(dl)
+    src = os.path.join(cache, "llama.cpp-" + VERSION, "src")
+    os.makedirs(os.path.dirname(src), exist_ok=True)
     shutil.move(os.path.join(dl, "llama_cpp_python-" + VERSION, "vendor", "llama.cpp"), src)
     return src
 
@@ -179,6 +202,15 @@ def torch_logits(model, ids):
     return out.logits[0].to(torch.float32).numpy()
 
 
+def unscaled_logits(arch, spec, model, seqs):
+    """The same weights without the RoPE scaling: how far a loader that
+    ignored rope_freqs.weight would be from the reference."""
+    kw = {k: v for k, v in spec["kw"].items() if k != "rope_scaling"}
+    twin = build(arch, dict(spec, kw=kw), seed=0)
+    twin.load_state_dict(model.state_dict())
+    return [torch_logits(twin, ids) for ids in seqs]
+
+
 def write_logits(path, seqs, logits):
     with open(path, "wb") as f:
         f.write(b"QLMLOGIT")
@@ -191,8 +223,9 @@ def write_logits(path, seqs, logits):
 
 
 def rel_err(a, b):
-    """max over positions of max |a - b| / max |b| (the test's measure)."""
-    return max(float(np.abs(x - y).max() / np.abs(y).max()) for x, y in zip(a, b))
+    """max over positions of max |a - b| / max |b| (the test's measure);
+    a and b: per sequence, logits[n_tok][n_vocab]."""
+    return max(float(np.abs(x - y).max() / np.abs(y).max()) for u, v in zip(a, b) for x, y in zip(u, v))
 
 
 def check_llama_cpp(path, seqs, ref):
@@ -220,6 +253,9 @@ def main():
         seqs = sequences(2000 + i)
         ref = [torch_logits(model, ids) for ids in seqs]
         write_logits(os.path.join(OUT, arch + ".logits"), seqs, ref)
+        if "rope_scaling" in spec["kw"]:
+            print("%-8s without RoPE scaling: %.3g from PyTorch's logits" % (
+                arch, rel_err(unscaled_logits(arch, spec, model, seqs), ref)))
         with tempfile.TemporaryDirectory() as tmp:
             d = os.path.join(tmp, "tiny-random-" + arch)  # the converter names the model after it
             save_hf(model, d)
