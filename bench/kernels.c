@@ -158,7 +158,7 @@ int kernels_bench(const int_list *threads, int json, int only_type) {
         const qlm_type_traits *tt = qlm_type_traits_get(t);
         if (!tt || !tt->name || !tt->from_float || !tt->vec_dot || KB_N % tt->block_size) continue;
         if (only_type >= 0 && (uint32_t)only_type != t) continue;
-        const int n_layouts = qlm_pack_supported((qlm_type)t, KB_N) ? 2 : 1;
+        const int n_layouts = qlm_pack_supported((qlm_type)t, KB_N, KB_N) ? 2 : 1;
         for (int li = 0; li < n_layouts; li++)
             for (int ti = 0; ti < threads->n; ti++) {
                 kb_result ref = {0, 0, 0};

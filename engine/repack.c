@@ -1,9 +1,9 @@
-/* repack.c - interleaves the model's quantized matmul weights into the R16
- * layout (kernels/cpu/pack.h) at load, for the types the chosen kernel table
- * multiplies fastest that way (ops.r16_types). In place: the file is mapped
- * copy-on-write (or read into memory), a 16-row group occupies the same
- * bytes before and after, so packing never holds two copies of a tensor;
- * only one group per thread is buffered. */
+/* repack.c - interleaves the model's matmul weights (quantized, F16, BF16)
+ * into the R16 layout (kernels/cpu/pack.h) at load, for the types the chosen
+ * kernel table multiplies fastest that way (ops.r16_types). In place: the
+ * file is mapped copy-on-write (or read into memory), a 16-row group
+ * occupies the same bytes before and after, so packing never holds two
+ * copies of a tensor; only one group per thread is buffered. */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,7 +70,7 @@ qlm_status qlm_model_repack(qlm_model *m) {
     for (int i = 0; i < n && st == QLM_OK; i++) {
         qlm_tensor *w = ws[i];
         if (w->layout != QLM_LAYOUT_ROWS || !(m->ops->r16_types >> w->type & 1) ||
-            !qlm_pack_supported(w->type, qlm_tensor_rows(w)))
+            !qlm_pack_supported(w->type, w->ne[0], qlm_tensor_rows(w)))
             continue;
         if (!pack_one(w, m->n_threads))
             st = qlm_err(&m->err, QLM_ERR_NOMEM, "%s: out of memory repacking %s", m->path, w->name);

@@ -26,10 +26,12 @@ static void check_roundtrip(qlm_type type, int64_t n_in, int64_t n_out) {
     for (size_t i = 0; i < bytes; i++) orig[i] = rbyte();
     memcpy(data, orig, bytes);
     qlm_tensor w = {"w", type, {n_in, n_out, 1, 1}, row, data, QLM_LAYOUT_ROWS};
-    cr_assert(qlm_pack_supported(type, n_out));
+    cr_assert(qlm_pack_supported(type, n_in, n_out));
     qlm_pack_groups(&w, data, 0, n_out / QLM_PACK_ROWS, tmp);
     w.layout = QLM_LAYOUT_R16;
-    cr_expect(n_in == 32 || memcmp(orig, data, bytes) != 0, "%s: packing moved nothing", qlm_type_name(type));
+    /* one block a row may pack to itself (F16/BF16: a pair and no header) */
+    cr_expect(qlm_pack_blocks(type, n_in) == 1 || memcmp(orig, data, bytes) != 0, "%s: packing moved nothing",
+              qlm_type_name(type));
     for (int64_t r = 0; r < n_out; r++) {
         qlm_tensor_row_bytes(&w, r, back);
         cr_expect(memcmp(back, orig + r * row, row) == 0, "%s n_in %lld row %lld differs after unpacking",
@@ -53,13 +55,41 @@ Test(pack, roundtrip_is_exact) {
         check_roundtrip(k_types[t], 256, 16);
         check_roundtrip(k_types[t], 256 * 11, 32);
     }
+    /* F16/BF16 pack pairs of values: from one pair to long rows */
+    const int64_t float_ns[] = {2, 6, 34, 2048, 5632};
+    for (int t = 0; t < 2; t++)
+        for (int n = 0; n < 5; n++) {
+            check_roundtrip(t ? QLM_TYPE_BF16 : QLM_TYPE_F16, float_ns[n], 16);
+            check_roundtrip(t ? QLM_TYPE_BF16 : QLM_TYPE_F16, float_ns[n], 48);
+        }
+}
+
+/* Packed F16: pair p of row r at byte 64 p + 4 r of its group. */
+Test(pack, f16_pairs_interleave_16_rows) {
+    enum { N_IN = 6 };
+    uint16_t rows[QLM_PACK_ROWS * N_IN], data[QLM_PACK_ROWS * N_IN], tmp[QLM_PACK_ROWS * N_IN];
+    for (int i = 0; i < QLM_PACK_ROWS * N_IN; i++) rows[i] = (uint16_t)i;
+    memcpy(data, rows, sizeof rows);
+    qlm_tensor w = {"w", QLM_TYPE_F16, {N_IN, QLM_PACK_ROWS, 1, 1}, 2 * N_IN, data, QLM_LAYOUT_ROWS};
+    qlm_pack_groups(&w, data, 0, 1, tmp);
+    for (int p = 0; p < N_IN / 2; p++)
+        for (int r = 0; r < QLM_PACK_ROWS; r++)
+            for (int j = 0; j < 2; j++)
+                cr_expect_eq(data[32 * p + 2 * r + j], rows[r * N_IN + 2 * p + j], "pair %d row %d value %d",
+                             p, r, j);
+    cr_expect_eq(qlm_pack_blocks(QLM_TYPE_F16, N_IN), N_IN / 2);
+    cr_expect_eq(qlm_pack_blocks(QLM_TYPE_Q4_0, 64), 2);
 }
 
 Test(pack, only_whole_groups_of_supported_types) {
-    cr_expect(qlm_pack_supported(QLM_TYPE_Q4_0, 32));
-    cr_expect_not(qlm_pack_supported(QLM_TYPE_Q4_0, 17), "a partial group stays row-major");
-    cr_expect_not(qlm_pack_supported(QLM_TYPE_Q4_0, 0));
-    cr_expect_not(qlm_pack_supported(QLM_TYPE_F16, 32), "float rows are streamed as they are");
+    cr_expect(qlm_pack_supported(QLM_TYPE_Q4_0, 64, 32));
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_Q4_0, 64, 17), "a partial group stays row-major");
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_Q4_0, 64, 0));
+    cr_expect(qlm_pack_supported(QLM_TYPE_F16, 2, 16));
+    cr_expect(qlm_pack_supported(QLM_TYPE_BF16, 2048, 32));
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_F16, 33, 32), "rows of odd length hold no whole pairs");
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_BF16, 1, 16), "rows of odd length hold no whole pairs");
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_F32, 32, 32), "F32 rows are streamed as they are");
 }
 
 /* A model loaded twice, as stored and repacked: every matmul weight

@@ -417,7 +417,9 @@ static const qlm_cpu_kernels kernels = {
                  [QLM_TYPE_Q5_1] = qlm_gemm_r16_q5_1_avx512,
                  [QLM_TYPE_IQ4_XS] = qlm_gemm_r16_iq4_xs_avx512,
                  [QLM_TYPE_Q2_K] = qlm_gemm_r16_q2_k_avx512,
-                 [QLM_TYPE_Q3_K] = qlm_gemm_r16_q3_k_avx512},
+                 [QLM_TYPE_Q3_K] = qlm_gemm_r16_q3_k_avx512,
+                 [QLM_TYPE_F16] = qlm_gemm_r16_f16_avx512,
+                 [QLM_TYPE_BF16] = qlm_gemm_r16_bf16_avx512},
     .quantize_act8 = quantize_act8_avx512,
 };
 
@@ -425,7 +427,7 @@ QLM_CPU_MATMUL_ENTRY_POINTS(avx512, kernels)
 
 const qlm_ops qlm_ops_avx512 = {
     .name = "avx512",
-    .r16_types = QLM_R16_TYPES_SIMD | QLM_R16_TYPES_K,
+    .r16_types = QLM_R16_TYPES_SIMD | QLM_R16_TYPES_K | QLM_R16_TYPES_FLOAT,
     .matmul = matmul_avx512,
     .matmul_n = matmul_n_avx512,
     .rmsnorm = qlm_cpu_rmsnorm_ref,

@@ -297,6 +297,11 @@ void qlm_gemm_r16_q6_k_avx512(const void *w, int64_t nb, const void *act, size_t
                               float *y, int64_t ldy);
 void qlm_gemm_r16_iq4_xs_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                                 float *y, int64_t ldy);
+/* Packed F16 (x F32) and BF16 (x BF16) outer-product tiles (avx512_r16_float.c). */
+void qlm_gemm_r16_f16_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                             float *y, int64_t ldy);
+void qlm_gemm_r16_bf16_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                              float *y, int64_t ldy);
 /* Packed Q2_K and Q3_K (avx512_r16_kquants_low.c). */
 void qlm_gemm_r16_q2_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                               float *y, int64_t ldy);

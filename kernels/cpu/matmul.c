@@ -1,16 +1,23 @@
 /* matmul.c - the matmul driver shared by every CPU kernel table. Plain C:
  * the ISA files supply only per-type kernels (qlm_cpu_kernels), so threading
  * and scratch layout live in one place. */
+#include <string.h>
+
 #include "kernels.h"
 
 size_t qlm_matmul_scratch_size(qlm_type wtype, int64_t n_in, int64_t n_tok) {
     const qlm_type_traits *t = qlm_type_traits_get(wtype);
-    if (!t || t->vec_dot_type == QLM_TYPE_F32) return 0; /* F32 activations used as they are */
-    size_t row = qlm_row_size(t->vec_dot_type, n_in);
-    if (qlm_pack_supported(wtype, QLM_PACK_ROWS) && qlm_pack_reads_act8(wtype) && qlm_act8_row_size(n_in) > row)
-        row = qlm_act8_row_size(n_in);
+    if (!t) return 0;
+    /* row-major F32 activations are used as they are */
+    size_t row = t->vec_dot_type == QLM_TYPE_F32 ? 0 : qlm_row_size(t->vec_dot_type, n_in);
+    const int packs = qlm_pack_supported(wtype, n_in, QLM_PACK_ROWS);
+    if (packs && qlm_pack_reads_act8(wtype) && qlm_act8_row_size(n_in) > row) row = qlm_act8_row_size(n_in);
+    if (packs && qlm_pack_is_float(wtype)) row = qlm_pack_float_act_row(wtype, n_in); /* F32 copied too */
     return row * (size_t)n_tok;
 }
+
+/* F32 activation rows copied as they are (into the padded rows of packed F16). */
+static void copy_f32(const float *x, void *dst, int64_t n) { memcpy(dst, x, (size_t)n * sizeof *x); }
 
 /* What one call computes: the weights' common type/layout, the activation
  * conversion they share, and the kernels that read them. */
@@ -47,7 +54,8 @@ static qlm_gemm_r16_fn packed_kernel(const qlm_cpu_kernels *k, qlm_type type) {
         [QLM_TYPE_Q4_K] = qlm_gemm_r16_q4_k_ref,     [QLM_TYPE_Q5_K] = qlm_gemm_r16_q5_k_ref,
         [QLM_TYPE_IQ4_XS] = qlm_gemm_r16_iq4_xs_ref, [QLM_TYPE_Q6_K] = qlm_gemm_r16_q6_k_ref,
         [QLM_TYPE_Q5_1] = qlm_gemm_r16_q5_1_ref,     [QLM_TYPE_Q2_K] = qlm_gemm_r16_q2_k_ref,
-        [QLM_TYPE_Q3_K] = qlm_gemm_r16_q3_k_ref};
+        [QLM_TYPE_Q3_K] = qlm_gemm_r16_q3_k_ref,     [QLM_TYPE_F16] = qlm_gemm_r16_f16_ref,
+        [QLM_TYPE_BF16] = qlm_gemm_r16_bf16_ref};
     return k->gemm_r16[type] ? k->gemm_r16[type] : refs[type];
 }
 
@@ -57,6 +65,8 @@ static matmul_plan plan_for(const qlm_cpu_kernels *k, const qlm_tensor *w, int64
     matmul_plan p = {.packed = w->layout == QLM_LAYOUT_R16, .act_row = (size_t)n_in * sizeof(float)};
     if (p.packed) p.gemm = packed_kernel(k, w->type);
     else row_kernels(k, w, n_tok, &p);
+    /* packed kernels read act8 rows in place of Q8_0/Q8_1 ones; the others
+     * what their row kernels read (K-quants: Q8_K, F16: F32, BF16: BF16) */
     if (p.packed && qlm_pack_reads_act8(w->type)) {
         p.quantize = k->quantize_act8 ? k->quantize_act8 : qlm_act8_quantize_ref;
         p.act_row = qlm_act8_row_size(n_in);
@@ -64,6 +74,10 @@ static matmul_plan plan_for(const qlm_cpu_kernels *k, const qlm_tensor *w, int64
         p.quantize = k->quantize[t->vec_dot_type] ? k->quantize[t->vec_dot_type]
                                                   : qlm_type_traits_get(t->vec_dot_type)->from_float;
         p.act_row = qlm_row_size(t->vec_dot_type, n_in);
+    }
+    if (p.packed && qlm_pack_is_float(w->type)) { /* in rows padded apart in L1 (pack.h); F32 copied */
+        if (!p.quantize) p.quantize = copy_f32;
+        p.act_row = qlm_pack_float_act_row(w->type, n_in);
     }
     return p;
 }
@@ -109,7 +123,7 @@ static void run_unit(const matmul_plan *p, const qlm_tensor *w, int64_t u, const
         rows4(p, w, 4 * u, act, t1 - t0, y);
         return;
     }
-    const int64_t nb = w->ne[0] / qlm_type_traits_get(w->type)->block_size;
+    const int64_t nb = qlm_pack_blocks(w->type, w->ne[0]);
     const char *grp = (const char *)w->data + (size_t)u * QLM_PACK_ROWS * w->row_bytes;
     p->gemm(grp, nb, act, p->act_row, t1 - t0, y + u * QLM_PACK_ROWS, n_out);
 }

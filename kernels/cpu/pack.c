@@ -1,5 +1,7 @@
 /* pack.c - the R16 layout (see pack.h): packing, unpacking a row, the act8
  * activation rows and the scalar reference kernels for packed weights. */
+#include <float.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -41,13 +43,26 @@ static int shape_of(qlm_type t, block_shape *s) {
     case QLM_TYPE_Q3_K:
         *s = (block_shape){2, QLM_QK_K / 8 + QLM_QK_K / 4 + 12, 2, offsetof(qlm_block_q3_k, d)};
         return 1;
+    /* F16, BF16: a "block" of 2 values, one 4-byte quant chunk, no header */
+    case QLM_TYPE_F16:
+    case QLM_TYPE_BF16: *s = (block_shape){0, 4, 2, 0}; return 1;
     default: return 0;
     }
 }
 
-int qlm_pack_supported(qlm_type type, int64_t n_rows) {
+/* Values per packed block: the type's block, or F16/BF16's pair (their
+ * type-table block is one value, and a 2-byte block would not fill the
+ * 4-byte lane of a row in a quant chunk). */
+static int64_t pack_block_values(qlm_type t) {
+    return t == QLM_TYPE_F16 || t == QLM_TYPE_BF16 ? 2 : qlm_type_traits_get(t)->block_size;
+}
+
+int64_t qlm_pack_blocks(qlm_type type, int64_t n_in) { return n_in / pack_block_values(type); }
+
+int qlm_pack_supported(qlm_type type, int64_t n_in, int64_t n_rows) {
     block_shape s;
-    return shape_of(type, &s) && n_rows > 0 && n_rows % QLM_PACK_ROWS == 0;
+    return shape_of(type, &s) && n_rows > 0 && n_rows % QLM_PACK_ROWS == 0 && n_in > 0 &&
+           n_in % pack_block_values(type) == 0;
 }
 
 /* Block b of row r (0..15) <-> its packed place, byte by byte: header field
@@ -75,7 +90,7 @@ static void pack_group(const block_shape *s, int64_t nb, const char *rows, size_
 void qlm_pack_groups(qlm_tensor *w, void *data, int64_t g0, int64_t g1, void *tmp) {
     block_shape s;
     if (!shape_of(w->type, &s)) return;
-    const int64_t nb = w->ne[0] / qlm_type_traits_get(w->type)->block_size;
+    const int64_t nb = qlm_pack_blocks(w->type, w->ne[0]);
     const size_t group_bytes = QLM_PACK_ROWS * w->row_bytes;
     for (int64_t g = g0; g < g1; g++) {
         char *grp = (char *)data + (size_t)g * group_bytes;
@@ -92,7 +107,7 @@ void qlm_tensor_row_bytes(const qlm_tensor *w, int64_t r, void *dst) {
         return;
     }
     const size_t bb = s.header + s.quants;
-    const int64_t nb = w->ne[0] / qlm_type_traits_get(w->type)->block_size;
+    const int64_t nb = qlm_pack_blocks(w->type, w->ne[0]);
     const char *grp = data + (size_t)(r / QLM_PACK_ROWS) * QLM_PACK_ROWS * w->row_bytes;
     for (int64_t b = 0; b < nb; b++)
         for (size_t i = 0; i < bb; i++)
@@ -108,6 +123,12 @@ void qlm_tensor_row_to_float(const qlm_tensor *w, int64_t r, float *dst, void *t
     }
     qlm_tensor_row_bytes(w, r, tmp_row);
     t->to_float(tmp_row, dst, w->ne[0]);
+}
+
+size_t qlm_pack_float_act_row(qlm_type type, int64_t n_in) {
+    const qlm_type at = qlm_type_traits_get(type)->vec_dot_type;
+    const size_t lines = (qlm_row_size(at, n_in) + 63) / 64;
+    return (lines | 1) * 64;
 }
 
 /* ------------------------------------------------------------------ act8 */
@@ -258,3 +279,61 @@ KQUANT_REF(q6_k, QLM_TYPE_Q6_K)
 KQUANT_REF(iq4_xs, QLM_TYPE_IQ4_XS)
 KQUANT_REF(q2_k, QLM_TYPE_Q2_K)
 KQUANT_REF(q3_k, QLM_TYPE_Q3_K)
+
+/* ------------------------------------------------------ F16 and BF16 */
+
+/* Value j (0, 1) of row r in a packed F16/BF16 block (pair of columns). */
+static uint16_t pair_value(const uint8_t *blk, int r, int j) {
+    uint16_t h;
+    memcpy(&h, blk + 4 * r + 2 * j, 2);
+    return h;
+}
+
+void qlm_gemm_r16_f16_ref(const void *w, int64_t np, const void *act, size_t act_stride, int64_t n_tok,
+                          float *y, int64_t ldy) {
+    for (int64_t t = 0; t < n_tok; t++) {
+        const float *x = (const float *)((const char *)act + t * act_stride);
+        for (int r = 0; r < QLM_PACK_ROWS; r++) {
+            float even = 0.0f, odd = 0.0f;
+            for (int64_t p = 0; p < np; p++) {
+                const uint8_t *blk = (const uint8_t *)w + p * 4 * QLM_PACK_ROWS;
+                even = fmaf(qlm_fp16_to_fp32(pair_value(blk, r, 0)), x[2 * p], even);
+                odd = fmaf(qlm_fp16_to_fp32(pair_value(blk, r, 1)), x[2 * p + 1], odd);
+            }
+            y[t * ldy + r] = even + odd;
+        }
+    }
+}
+
+/* A BF16 value as vdpbf16ps reads it: denormals as zero of their sign. */
+static float bf16_daz(uint16_t h) { return qlm_bf16_to_fp32((h & 0x7f80) == 0 ? h & 0x8000 : h); }
+
+/* acc + a b as one vdpbf16ps step (pack.h). In double, acc + a b is exact
+ * or, where it is not (terms more than 53 bits apart), lies far from any
+ * float rounding boundary: converting it gives the once-rounded float sum.
+ * Flushing: the hardware detects tininess after rounding to 24 bits with
+ * an unbounded exponent (acc = FLT_MIN, a b = -2^-152 gives FLT_MIN, a b =
+ * -1.5 2^-151 gives 0, measured on Emerald Rapids), i.e. it flushes
+ * exactly the sums below FLT_MIN - 2^-151 in magnitude. acc is never
+ * denormal: every step's result is flushed. */
+static float bf16_step(float acc, uint16_t a, uint16_t b) {
+    const double v = (double)bf16_daz(a) * bf16_daz(b) + acc;
+    const float r = (float)v;
+    return fabs(v) < (double)FLT_MIN - 0x1p-151 ? copysignf(0.0f, r) : r;
+}
+
+void qlm_gemm_r16_bf16_ref(const void *w, int64_t np, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy) {
+    for (int64_t t = 0; t < n_tok; t++) {
+        const uint16_t *x = (const uint16_t *)((const char *)act + t * act_stride);
+        for (int r = 0; r < QLM_PACK_ROWS; r++) {
+            float acc = 0.0f;
+            for (int64_t p = 0; p < np; p++) {
+                const uint8_t *blk = (const uint8_t *)w + p * 4 * QLM_PACK_ROWS;
+                acc = bf16_step(acc, pair_value(blk, r, 1), x[2 * p + 1]);
+                acc = bf16_step(acc, pair_value(blk, r, 0), x[2 * p]);
+            }
+            y[t * ldy + r] = acc;
+        }
+    }
+}

@@ -24,7 +24,14 @@
  * 16 rows with a few lane-wise integer ops instead of 16 scalar
  * unpackings; the header fields that Q2_K, Q3_K and Q6_K store last still
  * pack first. Their packed kernels are defined as the row-major reference,
- * bit for bit. */
+ * bit for bit.
+ *
+ * F16 and BF16 pack as blocks of 2 values (4 bytes, no header): packed
+ * vector k / 2 (64 bytes) holds values k and k + 1 of the 16 rows, row r's
+ * pair at bytes 4 r .. 4 r + 3, so one load feeds 16 rows x 2 columns to
+ * an outer-product tile (kernels/cpu/avx512_r16_float.c). Their block_size
+ * in the type table stays 1: qlm_pack_blocks gives the blocks a packed row
+ * has, and rows of odd length cannot pack (qlm_pack_supported). */
 #ifndef QLM_PACK_H
 #define QLM_PACK_H
 
@@ -43,6 +50,12 @@
 #define QLM_R16_TYPES_SIMD \
     (QLM_R16_TYPES | (1ull << QLM_TYPE_Q5_0) | (1ull << QLM_TYPE_IQ4_NL) | (1ull << QLM_TYPE_MXFP4))
 
+/* F16 and BF16: only the AVX-512 table packs them (its outer-product tiles
+ * beat its row kernels in prompt processing and decode; bench --kernels).
+ * The other tables keep their row kernels, faster than the scalar packed
+ * references. */
+#define QLM_R16_TYPES_FLOAT ((1ull << QLM_TYPE_F16) | (1ull << QLM_TYPE_BF16))
+
 /* Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS and Q5_1 pack too on AVX-512, and
  * Q4_K, Q5_K and IQ4_XS on AVX2 (QLM_R16_TYPES_K_AVX2): where a table has no
  * packed kernel, its row kernels beat the scalar packed reference. */
@@ -51,8 +64,14 @@
     ((1ull << QLM_TYPE_Q4_K) | (1ull << QLM_TYPE_Q5_K) | (1ull << QLM_TYPE_Q6_K) | (1ull << QLM_TYPE_IQ4_XS) | \
      (1ull << QLM_TYPE_Q5_1) | (1ull << QLM_TYPE_Q2_K) | (1ull << QLM_TYPE_Q3_K))
 
-/* Whether qlm_pack_tensor can pack a tensor of this type and row count. */
-int qlm_pack_supported(qlm_type type, int64_t n_rows);
+/* Whether qlm_pack_groups can pack a tensor of this type, row length n_in
+ * and row count: a type with a packed layout, whole 16-row groups, and
+ * whole pack blocks per row (F16/BF16: n_in even). */
+int qlm_pack_supported(qlm_type type, int64_t n_in, int64_t n_rows);
+
+/* Blocks of a packed row of n_in values: n_in / block_size, or n_in / 2 for
+ * F16/BF16 (the n_blocks of their qlm_gemm_r16_fn). */
+int64_t qlm_pack_blocks(qlm_type type, int64_t n_in);
 
 /* Rewrites groups [g0, g1) of w's data (writable, w->type/shape as loaded,
  * row-major) into R16 in place; the caller sets w->layout once every group
@@ -78,11 +97,26 @@ typedef struct qlm_act8 {
     const int32_t *sum;
 } qlm_act8;
 
-/* Whether packed kernels of this type read act8 rows (else: Q8_K rows,
- * the K-quants' activations, as their row-major kernels). */
+/* Whether packed kernels of this type read act8 rows: those whose row
+ * kernels read Q8_0 or Q8_1 rows. The others read what their row kernels
+ * read, the type table's vec_dot_type: Q8_K rows (K-quants), F32 rows
+ * (F16; copied into padded rows, qlm_pack_float_act_row), BF16 rows (BF16). */
 static inline int qlm_pack_reads_act8(qlm_type type) {
-    return qlm_type_traits_get(type)->vec_dot_type != QLM_TYPE_Q8_K;
+    const qlm_type vt = qlm_type_traits_get(type)->vec_dot_type;
+    return vt == QLM_TYPE_Q8_0 || vt == QLM_TYPE_Q8_1;
 }
+
+/* Whether packed kernels of this type are the float tiles (F16, BF16). */
+static inline int qlm_pack_is_float(qlm_type type) { return type == QLM_TYPE_F16 || type == QLM_TYPE_BF16; }
+
+/* Bytes between the token rows that packed F16/BF16 kernels read (F32 rows
+ * copied for F16, the BF16 conversion for BF16, into the scratch): the row
+ * rounded up to an odd number of 64-byte lines. Their tiles read 12 or 16
+ * token rows side by side; rows a multiple of 4 KiB apart (BF16 rows of
+ * 2048 values) all fall into one set of a 64-set L1 and evict each other
+ * (2048 x 2048 BF16 x 128 tokens: 225 GFLOP/s, 350 padded), while an odd
+ * line count puts any 64 consecutive rows in distinct sets. */
+size_t qlm_pack_float_act_row(qlm_type type, int64_t n_in);
 
 /* Bytes of one token's act8 row (a multiple of 64). */
 size_t qlm_act8_row_size(int64_t n_in);
@@ -172,6 +206,23 @@ void qlm_gemm_r16_q6_k_ref(const void *w, int64_t n_blocks, const void *act, siz
 void qlm_gemm_r16_q2_k_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
                            float *y, int64_t ldy);
 void qlm_gemm_r16_q3_k_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                           float *y, int64_t ldy);
+
+/* F16 x F32 activations (n_blocks = n_in / 2 value pairs): per row and
+ * token two chains of fused multiply-adds (fmaf), one over the even values
+ * and one over the odd ones, each in column order from 0, then y = even +
+ * odd. The AVX-512 tile's lanes hold exactly these chains (rows in lane
+ * pairs, values k and k + 1 side by side), so it gives these bits. */
+void qlm_gemm_r16_f16_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                          float *y, int64_t ldy);
+/* BF16 x BF16 activations (n_blocks = n_in / 2): per row and token one
+ * running sum from 0, per pair of columns k, k + 1 in order: acc += w[k+1]
+ * x[k+1], then acc += w[k] x[k], each step one rounding of the exact acc +
+ * w x (a fused multiply-add), denormal inputs read as zero and
+ * results below FLT_MIN (tininess after rounding) flushed to zero: the
+ * steps of AVX512_BF16's vdpbf16ps as the Intel SDM defines it ("done in
+ * 2 steps to allow for exact reproducible results"; DAZ, FTZ, RNE). */
+void qlm_gemm_r16_bf16_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
                            float *y, int64_t ldy);
 
 #endif

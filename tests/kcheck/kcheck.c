@@ -93,12 +93,18 @@ static const char *const x_names[] = {"random", "tiny", "huge", "zero", "scales"
 
 /* Weight x activation cases: each extreme against ordinary data, and a few
  * pairs. Edge weights stay away from large activations, where float sums
- * (1e30 x 1e6) could overflow in one summation order and not another. */
+ * (1e30 x 1e6) could overflow in one summation order and not another.
+ * The last, float weights only (FLOAT_ONLY_COMBOS): tiny weights against
+ * the 1e-30 activation blocks, products and partial sums around FLT_MIN,
+ * where AVX512_BF16 flushes results to zero (the packed BF16 reference
+ * replays it). */
 static const int combos[][2] = {
     {W_RANDOM, X_RANDOM}, {W_TINY, X_RANDOM}, {W_HUGE, X_RANDOM},  {W_EDGES, X_RANDOM},
     {W_ZERO, X_RANDOM},   {W_RANDOM, X_TINY}, {W_RANDOM, X_HUGE},  {W_RANDOM, X_SCALES},
     {W_ZERO, X_ZERO},     {W_HUGE, X_HUGE},   {W_RANDOM, X_EDGES}, {W_RANDOM, X_NONFINITE},
+    {W_TINY, X_SCALES},
 };
+#define FLOAT_ONLY_COMBOS 1
 
 typedef struct mm_case {
     qlm_type type;
@@ -165,7 +171,10 @@ static void make_edges(qlm_type type, void *row, int64_t n_in) {
         } else if (b % 7 == 0) {
             const int h = type == QLM_TYPE_F16;
             const float big = h ? 65504.0f : 1e30f, tiny = h ? 5.9604645e-8f : 1e-30f;
-            const float v = (b / 7) % 2 ? tiny : -big;
+            float v = (b / 7) % 2 ? tiny : -big;
+            /* BF16: every third edge a denormal (AVX512_BF16 reads it as 0,
+             * the reference as its value: within bf16_flush_bound) */
+            if (type == QLM_TYPE_BF16 && (b / 7) % 3 == 2) v = 3e-39f;
             tt->from_float(&v, blk, 1);
         }
     }
@@ -349,20 +358,24 @@ static void describe(char *buf, size_t cap, const qlm_ops *ops, const mm_case *c
 /* The activations the table converted (its scratch) must be the reference
  * quantizer's bytes: bit-identical quantizers are part of the contract
  * (ops.h: scratch holds x converted to W's vec_dot_type; act8 rows for
- * packed weights, compared without their padding). */
+ * packed weights, compared without their padding; packed F16/BF16: the
+ * vec_dot_type rows, F32 ones copied, in padded rows). */
 static void check_converted(const char *what, const mm_case *c, const mm_data *d, const void *scratch) {
-    if (d->tt->vec_dot_type == QLM_TYPE_F32) return;
-    size_t stride = d->arow, used = d->arow;
+    const int padded = c->packed && qlm_pack_is_float(c->type);
+    if (d->tt->vec_dot_type == QLM_TYPE_F32 && !padded) return;
+    size_t stride = padded ? qlm_pack_float_act_row(c->type, c->n_in) : d->arow, want_stride = d->arow,
+           used = d->arow;
     void *want = d->xq;
     if (c->packed && qlm_pack_reads_act8(c->type)) {
-        stride = qlm_act8_row_size(c->n_in), used = (size_t)c->n_in + (size_t)(c->n_in / 32) * 12;
+        stride = want_stride = qlm_act8_row_size(c->n_in);
+        used = (size_t)c->n_in + (size_t)(c->n_in / 32) * 12;
         want = xmalloc(stride * (size_t)c->n_tok);
         for (int64_t t = 0; t < c->n_tok; t++)
             qlm_act8_quantize_ref(d->x + t * c->n_in, (char *)want + t * stride, c->n_in);
     }
     int64_t bad_tok = -1;
     for (int64_t t = 0; t < c->n_tok && bad_tok < 0; t++)
-        if (memcmp((const char *)scratch + t * stride, (const char *)want + t * stride, used) != 0)
+        if (memcmp((const char *)scratch + t * stride, (const char *)want + t * want_stride, used) != 0)
             bad_tok = t;
     check(bad_tok < 0, "%s: converted activations of token %lld differ from the reference quantizer's", what,
           (long long)bad_tok);
@@ -476,9 +489,17 @@ static row_set rows_for(int64_t n_in) {
  * tokens (2 or 8 so far), each tail size its own instance: so besides 1 and
  * 3, exactly one tile of 8, then a tile and tails of 1, 5 and (after two
  * tiles) 7. The long rows, where the kernels also split the blocks into
- * batches, take 1 and 9 (a full tile and a tail, over many batches). */
-static int packed_toks(int64_t n_in, const int64_t **toks) {
+ * batches, take 1 and 9 (a full tile and a tail, over many batches).
+ * F16's and BF16's tiles are 12 and 16 tokens (avx512_r16_float.c): for
+ * them tails of 11 and 15 alone and after tiles, exact tiles and tiles
+ * plus 1, and in long rows a tile and a tail for both. */
+static int packed_toks(qlm_type type, int64_t n_in, const int64_t **toks) {
     static const int64_t all[] = {1, 3, 8, 9, 13, 23}, long_rows[] = {1, 9};
+    static const int64_t floats[] = {1, 3, 11, 12, 13, 15, 16, 17, 23, 31}, long_floats[] = {1, 17};
+    if (type == QLM_TYPE_F16 || type == QLM_TYPE_BF16) {
+        *toks = n_in > 1024 ? long_floats : floats;
+        return n_in > 1024 ? 2 : 10;
+    }
     if (n_in > 1024) {
         *toks = long_rows;
         return 2;
@@ -490,7 +511,7 @@ static int packed_toks(int64_t n_in, const int64_t **toks) {
 /* Every type the type table can compute (a vec_dot), on odd block counts,
  * one and three tokens (packed: packed_toks), every weight x activation
  * case; float types also on lengths that are not a multiple of any
- * vector. */
+ * vector (the odd ones row-major only: F16/BF16 pack pairs of values). */
 static void check_matmul(const qlm_ops *ops) {
     static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 256, 1280, 4096 + 32}, n_toks[] = {1, 3};
     const char *only = getenv("KCHECK_TYPE"); /* one type's matmuls only (while working on its kernels) */
@@ -501,8 +522,10 @@ static void check_matmul(const qlm_ops *ops) {
             if (n_ins[a] % tt->block_size != 0) continue;
             const row_set rs = rows_for(n_ins[a]);
             const int64_t *ptoks;
-            const int n_ptoks = packed_toks(n_ins[a], &ptoks);
-            for (size_t k = 0; k < sizeof combos / sizeof combos[0]; k++) {
+            const int n_ptoks = packed_toks((qlm_type)type, n_ins[a], &ptoks);
+            const size_t n_combos =
+                sizeof combos / sizeof combos[0] - (tt->is_quantized ? FLOAT_ONLY_COMBOS : 0);
+            for (size_t k = 0; k < n_combos; k++) {
                 mm_case c = {(qlm_type)type, n_ins[a], 0, 0, combos[k][0], combos[k][1], 0};
                 /* formats with multi-token tiles (4 tokens, then 2, then 1) also on 7 tokens */
                 for (int t = 0; t < (bit_exact_type(c.type) ? 3 : 2); t++)
@@ -514,11 +537,41 @@ static void check_matmul(const qlm_ops *ops) {
                 for (int t = 0; t < n_ptoks; t++)
                     for (int r = 0; r < rs.n_packed; r++) {
                         c.n_tok = ptoks[t], c.rows = rs.packed[r];
-                        if (qlm_pack_supported(c.type, c.rows)) check_matmul_case(ops, &c);
+                        if (qlm_pack_supported(c.type, c.n_in, c.rows)) check_matmul_case(ops, &c);
                     }
             }
         }
     }
+}
+
+/* Packed BF16 where AVX512_BF16 flushes: FLT_MIN minus p, p from 0.5 to
+ * 1.875 x 2^-151 by row. The hardware (and so the packed reference)
+ * detects tininess after rounding to 24 bits: sums that round to FLT_MIN
+ * stay (p <= 2^-151, the tie included, rounds to even FLT_MIN), the others
+ * flush to +0; gradual underflow would give FLT_MIN for every row. One
+ * group of 16 rows of 4 values: pair 0 makes FLT_MIN (2^-63 squared),
+ * pair 1 subtracts p = w3 x3. */
+static void check_bf16_flush(const qlm_ops *ops) {
+    enum { N_IN = 4 };
+    float wf[QLM_PACK_ROWS * N_IN] = {0}, x[N_IN] = {0, 0x1p-63f, 0, 0x1p-76f}, y[QLM_PACK_ROWS];
+    uint16_t w[QLM_PACK_ROWS * N_IN], tmp[QLM_PACK_ROWS * N_IN], scratch[N_IN + 32];
+    for (int r = 0; r < QLM_PACK_ROWS; r++) {
+        wf[r * N_IN + 1] = 0x1p-63f;
+        wf[r * N_IN + 3] = -(1.0f + (float)(r % 8) / 8) * (r < 8 ? 0x1p-76f : 0x1p-75f);
+    }
+    qlm_type_traits_get(QLM_TYPE_BF16)->from_float(wf, w, QLM_PACK_ROWS * N_IN);
+    qlm_tensor t = {.name = "w", .type = QLM_TYPE_BF16, .ne = {N_IN, QLM_PACK_ROWS, 1, 1}, .data = w};
+    t.row_bytes = 2 * N_IN;
+    qlm_pack_groups(&t, w, 0, 1, tmp);
+    t.layout = QLM_LAYOUT_R16;
+    ops->matmul(&t, x, 1, y, scratch, 1);
+    int bad = -1;
+    for (int r = 0; r < QLM_PACK_ROWS && bad < 0; r++) {
+        const float want = r <= 8 ? FLT_MIN : 0.0f;
+        if (memcmp(&y[r], &want, sizeof want) != 0) bad = r;
+    }
+    check(bad < 0, "%s matmul BF16 R16 flush to zero: row %d: got %a", ops->name, bad,
+          bad < 0 ? 0.0 : (double)y[bad]);
 }
 
 /* ========================================================== the other ops */
@@ -854,6 +907,7 @@ int main(void) {
      * bounds themselves. */
     for (int t = 0; t < n; t++) {
         check_matmul(tables[t]);
+        check_bf16_flush(tables[t]);
         check_rmsnorm(tables[t]);
         check_rope(tables[t]);
         check_swiglu(tables[t]);
