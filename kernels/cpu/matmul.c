@@ -128,6 +128,14 @@ static void run_unit(const matmul_plan *p, const qlm_tensor *w, int64_t u, const
     p->gemm(grp, nb, act, p->act_row, t1 - t0, y + u * QLM_PACK_ROWS, n_out);
 }
 
+/* Unit u counted across the weights w[0], w[1], ... (matmul_n). */
+static void run_nth_unit(const matmul_plan *p, const qlm_tensor *const *w, int64_t u, const char *act, int64_t t0,
+                         int64_t t1, float *const *y) {
+    int i = 0;
+    while (u >= n_units(p, w[i])) u -= n_units(p, w[i++]);
+    run_unit(p, w[i], u, act, t0, t1, y[i]);
+}
+
 /* Prompt batches are done in chunks of tokens whose converted activations
  * stay in a core's L2 (128 rows of 5632 int8 values and scales: ~1 MiB)
  * while every weight unit passes over them; each weight is then read
@@ -163,16 +171,21 @@ void qlm_cpu_matmul_n(const qlm_cpu_kernels *k, const qlm_tensor *const *w, floa
 #pragma omp for schedule(static)
             for (int64_t i = 0; i < n_tok; i++) p.quantize(x + i * n_in, (char *)scratch + i * p.act_row, n_in);
         }
-        /* nowait: units write disjoint outputs, so a thread starts its share of
-         * the next chunk without waiting for the other threads */
-        for (int64_t t0 = 0; t0 < n_tok; t0 += TOKEN_CHUNK) {
-            const int64_t t1 = t0 + TOKEN_CHUNK < n_tok ? t0 + TOKEN_CHUNK : n_tok;
+        if (n_tok <= TOKEN_CHUNK) {
+            /* one chunk (decoding, short batches): units go to threads as they
+             * come free, halving chunks (guided), so a core slowed by another
+             * process does not keep the other waiting at the end */
+#pragma omp for schedule(guided) nowait
+            for (int64_t u = 0; u < total; u++) run_nth_unit(&p, w, u, act, 0, n_tok, y);
+        } else {
+            /* nowait: units write disjoint outputs, so a thread starts its share
+             * of the next chunk without waiting for the other threads; static,
+             * so each thread keeps its units (and their weights in its cache)
+             * from chunk to chunk */
+            for (int64_t t0 = 0; t0 < n_tok; t0 += TOKEN_CHUNK) {
+                const int64_t t1 = t0 + TOKEN_CHUNK < n_tok ? t0 + TOKEN_CHUNK : n_tok;
 #pragma omp for schedule(static) nowait
-            for (int64_t u = 0; u < total; u++) {
-                int i = 0;
-                int64_t v = u;
-                while (v >= n_units(&p, w[i])) v -= n_units(&p, w[i++]);
-                run_unit(&p, w[i], v, act, t0, t1, y[i]);
+                for (int64_t u = 0; u < total; u++) run_nth_unit(&p, w, u, act, t0, t1, y);
             }
         }
     }
