@@ -62,6 +62,26 @@ Test(pack, roundtrip_is_exact) {
             check_roundtrip(t ? QLM_TYPE_BF16 : QLM_TYPE_F16, float_ns[n], 16);
             check_roundtrip(t ? QLM_TYPE_BF16 : QLM_TYPE_F16, float_ns[n], 48);
         }
+    /* F32 packs single values: any length */
+    const int64_t f32_ns[] = {1, 7, 33, 2048, 5632};
+    for (int n = 0; n < 5; n++) {
+        check_roundtrip(QLM_TYPE_F32, f32_ns[n], 16);
+        check_roundtrip(QLM_TYPE_F32, f32_ns[n], 48);
+    }
+}
+
+/* Packed F32: value k of row r at byte 64 k + 4 r of its group. */
+Test(pack, f32_values_interleave_16_rows) {
+    enum { N_IN = 5 };
+    uint32_t rows[QLM_PACK_ROWS * N_IN], data[QLM_PACK_ROWS * N_IN], tmp[QLM_PACK_ROWS * N_IN];
+    for (int i = 0; i < QLM_PACK_ROWS * N_IN; i++) rows[i] = (uint32_t)i;
+    memcpy(data, rows, sizeof rows);
+    qlm_tensor w = {"w", QLM_TYPE_F32, {N_IN, QLM_PACK_ROWS, 1, 1}, 4 * N_IN, data, QLM_LAYOUT_ROWS};
+    qlm_pack_groups(&w, data, 0, 1, tmp);
+    for (int k = 0; k < N_IN; k++)
+        for (int r = 0; r < QLM_PACK_ROWS; r++)
+            cr_expect_eq(data[16 * k + r], rows[r * N_IN + k], "value %d row %d", k, r);
+    cr_expect_eq(qlm_pack_blocks(QLM_TYPE_F32, N_IN), N_IN);
 }
 
 /* Packed F16: pair p of row r at byte 64 p + 4 r of its group. */
@@ -89,7 +109,10 @@ Test(pack, only_whole_groups_of_supported_types) {
     cr_expect(qlm_pack_supported(QLM_TYPE_BF16, 2048, 32));
     cr_expect_not(qlm_pack_supported(QLM_TYPE_F16, 33, 32), "rows of odd length hold no whole pairs");
     cr_expect_not(qlm_pack_supported(QLM_TYPE_BF16, 1, 16), "rows of odd length hold no whole pairs");
-    cr_expect_not(qlm_pack_supported(QLM_TYPE_F32, 32, 32), "F32 rows are streamed as they are");
+    cr_expect(qlm_pack_supported(QLM_TYPE_F32, 1, 16), "F32 packs single values");
+    cr_expect(qlm_pack_supported(QLM_TYPE_F32, 33, 32));
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_F32, 64, 1), "1-D (norm) weights stay row-major");
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_F32, 2048, 24), "a partial group stays row-major");
 }
 
 /* A model loaded twice, as stored and repacked: every matmul weight
@@ -141,6 +164,19 @@ Test(pack, model_repack_dequantizes_identically) {
     check_model_repack(tu_model_path(), by_type, &n_weights);
     cr_expect_gt(by_type[QLM_TYPE_Q4_1], n_weights / 2, "the default model's Q4_1 weights get packed (%d of %d)",
                  by_type[QLM_TYPE_Q4_1], n_weights);
+}
+
+/* F32 weights (the tiny Gemma 3 fixture, its embedding table tied to the
+ * output: looked up by row after packing): packed where the selected
+ * table packs F32, 1-D norm weights left as they are. */
+Test(pack, f32_repack_dequantizes_identically) {
+    const char *path = "tests/fixtures/hf/gemma3.f32.gguf";
+    if (access(path, R_OK) != 0) cr_skip_test("%s not readable", path);
+    int by_type[QLM_TYPE_COUNT] = {0}, n_weights;
+    check_model_repack(path, by_type, &n_weights);
+    if (qlm_ops_select()->r16_types >> QLM_TYPE_F32 & 1)
+        cr_expect_gt(by_type[QLM_TYPE_F32], n_weights / 2, "F32 weights get packed (%d of %d)",
+                     by_type[QLM_TYPE_F32], n_weights);
 }
 
 /* Gemma 3 270M Q4_K_M: the K-quant layout (Q4_K, and Q5_0 / Q8_0 where

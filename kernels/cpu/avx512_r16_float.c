@@ -1,12 +1,19 @@
-/* avx512_r16_float.c - AVX-512 kernels for R16-packed F16 and BF16 weights
- * (pack.h): outer-product tiles of 16 rows x T tokens.
+/* avx512_r16_float.c - AVX-512 kernels for R16-packed F32, F16 and BF16
+ * weights (pack.h): outer-product tiles of 16 rows x T tokens.
  *
  * A packed 64-byte vector holds values k and k + 1 of the 16 rows (row r's
- * pair in 32-bit lane r). Each vector is loaded once per tile and feeds
- * every token of it against a broadcast of that token's (x[k], x[k + 1]):
+ * pair in 32-bit lane r; F32: value k alone). Each vector is loaded once
+ * per tile and feeds every token of it against a broadcast of that token's
+ * (x[k], x[k + 1]) (F32: x[k]):
  * the accumulators hold finished outputs lane by lane, so there is no
  * horizontal sum, and the activations are read once per 16 rows (the
  * row-major tiles reread them from L2 every 4 rows).
+ *
+ * F32 (x F32 activations): a packed vector is value k of the 16 rows (one
+ * column), so acc[t] = fma(w, broadcast of the token's x[k], acc[t]): lane
+ * r is output (row r, token t), one fmaf chain over k as in
+ * qlm_gemm_r16_f32_ref. One register a token: tiles of 16 tokens (24 ran
+ * slower: pp512 79 vs 89-91 t/s, one thread, synthetic 1.1B F32).
  *
  * BF16 (x BF16 activations, as ggml): acc[t] = vdpbf16ps(acc[t], w, bcast
  * of the token's BF16 pair): lane r of acc[t] is output (row r, token t),
@@ -44,8 +51,8 @@
 #endif
 
 #define F16_TILE 12
-#define BF16_TILE 16
-#define PAIR_BYTES (4 * QLM_PACK_ROWS) /* one packed vector: 2 columns x 16 rows */
+#define LANE_TILE 16 /* F32, BF16 */
+#define PAIR_BYTES (4 * QLM_PACK_ROWS) /* one packed vector: 16 rows x 2 columns (F32: 1) */
 
 /* Token t's activations at column pair p: 2 floats (8 bytes) or 2 BF16
  * values (4 bytes), broadcast to every lane pair / lane. */
@@ -100,13 +107,14 @@ static QLM_ALWAYS_INLINE void f16_tile(int T, int pf, const uint8_t *w, int64_t 
     }
 }
 
-/* The same for BF16, whose partial sums are the outputs' 16 lanes: they
- * wait in y between batches. */
-static QLM_ALWAYS_INLINE void bf16_tile(int T, int pf, const uint8_t *w, int64_t np, const char *act,
-                                        size_t act_stride, float *part, int first, int last, float *y,
-                                        int64_t ldy) {
-    (void)part, (void)last;
-    __m512 acc[BF16_TILE];
+/* The same for F32 and BF16 (kind), one accumulator a token, whose
+ * partial sums are the outputs' 16 lanes: they wait in y between batches.
+ * For F32, p counts single columns (np = n_in). */
+enum { KIND_F32, KIND_BF16 };
+
+static QLM_ALWAYS_INLINE void lane_tile(int kind, int T, int pf, const uint8_t *w, int64_t np, const char *act,
+                                        size_t act_stride, int first, float *y, int64_t ldy) {
+    __m512 acc[LANE_TILE];
     UNROLL_TOKENS for (int t = 0; t < T; t++) acc[t] =
         first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + t * ldy);
     for (int64_t p = 0; p < np; p++, w += PAIR_BYTES) {
@@ -114,9 +122,15 @@ static QLM_ALWAYS_INLINE void bf16_tile(int T, int pf, const uint8_t *w, int64_t
             qlm_prefetch_ahead(w, PAIR_BYTES);
         else if (pf)
             _mm_prefetch((const char *)w + np * PAIR_BYTES, _MM_HINT_T1);
-        const __m512bh wv = (__m512bh)_mm512_loadu_si512(w);
-        UNROLL_TOKENS for (int t = 0; t < T; t++) acc[t] =
-            _mm512_dpbf16_ps(acc[t], wv, bcast_bf16_pair(act + t * act_stride, p));
+        if (kind == KIND_F32) {
+            const __m512 wv = _mm512_loadu_ps(w);
+            UNROLL_TOKENS for (int t = 0; t < T; t++) acc[t] =
+                _mm512_fmadd_ps(wv, _mm512_set1_ps(((const float *)(act + t * act_stride))[p]), acc[t]);
+        } else {
+            const __m512bh wv = (__m512bh)_mm512_loadu_si512(w);
+            UNROLL_TOKENS for (int t = 0; t < T; t++) acc[t] =
+                _mm512_dpbf16_ps(acc[t], wv, bcast_bf16_pair(act + t * act_stride, p));
+        }
     }
     for (int t = 0; t < T; t++)
         _mm512_storeu_ps(y + t * ldy, acc[t]);
@@ -156,25 +170,39 @@ static void f16_batch(const uint8_t *w, int64_t np, const char *act, size_t act_
     }
 }
 
-static void bf16_batch(const uint8_t *w, int64_t np, const char *act, size_t act_stride, int64_t n_tok,
-                       float *part, int first, int last, float *y, int64_t ldy) {
+/* F32's and BF16's batches (their partial sums wait in y, not in part) */
+#define KIND_TILE(T, PF, W, NP, ACT, STRIDE, PART, FIRST, LAST, Y, LDY) \
+    lane_tile(kind, T, PF, W, NP, ACT, STRIDE, FIRST, Y, LDY)
+static QLM_ALWAYS_INLINE void lane_batch(int kind, const uint8_t *w, int64_t np, const char *act, size_t act_stride,
+                                         int64_t n_tok, float *part, int first, int last, float *y, int64_t ldy) {
+    (void)part, (void)last;
     int64_t t = 0;
-    if (n_tok >= BF16_TILE) {
-        bf16_tile(BF16_TILE, 1, w, np, act, act_stride, part, first, last, y, ldy);
-        t = BF16_TILE;
+    if (n_tok >= LANE_TILE) {
+        lane_tile(kind, LANE_TILE, 1, w, np, act, act_stride, first, y, ldy);
+        t = LANE_TILE;
     }
-    for (; t + BF16_TILE <= n_tok; t += BF16_TILE)
-        bf16_tile(BF16_TILE, 0, w, np, act + t * act_stride, act_stride, part, first, last, y + t * ldy, ldy);
+    for (; t + LANE_TILE <= n_tok; t += LANE_TILE)
+        lane_tile(kind, LANE_TILE, 0, w, np, act + t * act_stride, act_stride, first, y + t * ldy, ldy);
     switch (n_tok - t) {
-        TAIL_CASES_15(bf16_tile)
+        TAIL_CASES_15(KIND_TILE)
     default:
         break;
     }
 }
 
-/* Batches of BATCH pairs (16 KiB of weights, which stay in L1 while every
- * token tile of the call passes over them; the tiles' activation rows
- * stream from L2), for at most CHUNK tokens at a time (F16's partial sums,
+static void f32_batch(const uint8_t *w, int64_t np, const char *act, size_t act_stride, int64_t n_tok,
+                      float *part, int first, int last, float *y, int64_t ldy) {
+    lane_batch(KIND_F32, w, np, act, act_stride, n_tok, part, first, last, y, ldy);
+}
+
+static void bf16_batch(const uint8_t *w, int64_t np, const char *act, size_t act_stride, int64_t n_tok,
+                       float *part, int first, int last, float *y, int64_t ldy) {
+    lane_batch(KIND_BF16, w, np, act, act_stride, n_tok, part, first, last, y, ldy);
+}
+
+/* Batches of BATCH pairs (F32: columns; 16 KiB of weights, which stay in
+ * L1 while every token tile of the call passes over them; the tiles'
+ * activation rows stream from L2), for at most CHUNK tokens at a time (F16's partial sums,
  * 32 floats a token, wait on the stack; 11 tiles, so that the driver's
  * 128-token chunks (matmul.c) take one pass). */
 #define BATCH 256
@@ -198,6 +226,11 @@ static QLM_ALWAYS_INLINE void gemm_batches(batch_fn batch, size_t pair_act_bytes
             p0 += pb;
         } while (p0 < np);
     }
+}
+
+void qlm_gemm_r16_f32_avx512(const void *w, int64_t n, const void *act, size_t act_stride, int64_t n_tok,
+                             float *y, int64_t ldy) {
+    gemm_batches(f32_batch, sizeof(float), w, n, act, act_stride, n_tok, y, ldy);
 }
 
 void qlm_gemm_r16_f16_avx512(const void *w, int64_t np, const void *act, size_t act_stride, int64_t n_tok,

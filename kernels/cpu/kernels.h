@@ -297,7 +297,10 @@ void qlm_gemm_r16_q6_k_avx512(const void *w, int64_t nb, const void *act, size_t
                               float *y, int64_t ldy);
 void qlm_gemm_r16_iq4_xs_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                                 float *y, int64_t ldy);
-/* Packed F16 (x F32) and BF16 (x BF16) outer-product tiles (avx512_r16_float.c). */
+/* Packed F32 (x F32), F16 (x F32) and BF16 (x BF16) outer-product tiles
+ * (avx512_r16_float.c). */
+void qlm_gemm_r16_f32_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                             float *y, int64_t ldy);
 void qlm_gemm_r16_f16_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                              float *y, int64_t ldy);
 void qlm_gemm_r16_bf16_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,

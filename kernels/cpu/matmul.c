@@ -16,7 +16,7 @@ size_t qlm_matmul_scratch_size(qlm_type wtype, int64_t n_in, int64_t n_tok) {
     return row * (size_t)n_tok;
 }
 
-/* F32 activation rows copied as they are (into the padded rows of packed F16). */
+/* F32 activation rows copied as they are (into the padded rows of packed F32/F16). */
 static void copy_f32(const float *x, void *dst, int64_t n) { memcpy(dst, x, (size_t)n * sizeof *x); }
 
 /* What one call computes: the weights' common type/layout, the activation
@@ -55,7 +55,7 @@ static qlm_gemm_r16_fn packed_kernel(const qlm_cpu_kernels *k, qlm_type type) {
         [QLM_TYPE_IQ4_XS] = qlm_gemm_r16_iq4_xs_ref, [QLM_TYPE_Q6_K] = qlm_gemm_r16_q6_k_ref,
         [QLM_TYPE_Q5_1] = qlm_gemm_r16_q5_1_ref,     [QLM_TYPE_Q2_K] = qlm_gemm_r16_q2_k_ref,
         [QLM_TYPE_Q3_K] = qlm_gemm_r16_q3_k_ref,     [QLM_TYPE_F16] = qlm_gemm_r16_f16_ref,
-        [QLM_TYPE_BF16] = qlm_gemm_r16_bf16_ref};
+        [QLM_TYPE_BF16] = qlm_gemm_r16_bf16_ref,     [QLM_TYPE_F32] = qlm_gemm_r16_f32_ref};
     return k->gemm_r16[type] ? k->gemm_r16[type] : refs[type];
 }
 
@@ -66,7 +66,7 @@ static matmul_plan plan_for(const qlm_cpu_kernels *k, const qlm_tensor *w, int64
     if (p.packed) p.gemm = packed_kernel(k, w->type);
     else row_kernels(k, w, n_tok, &p);
     /* packed kernels read act8 rows in place of Q8_0/Q8_1 ones; the others
-     * what their row kernels read (K-quants: Q8_K, F16: F32, BF16: BF16) */
+     * what their row kernels read (K-quants: Q8_K, F32/F16: F32, BF16: BF16) */
     if (p.packed && qlm_pack_reads_act8(w->type)) {
         p.quantize = k->quantize_act8 ? k->quantize_act8 : qlm_act8_quantize_ref;
         p.act_row = qlm_act8_row_size(n_in);

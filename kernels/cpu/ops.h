@@ -23,7 +23,7 @@ typedef struct qlm_ops {
 
     /* y (n_tok, w.ne[1]) = x (n_tok, w.ne[0]) @ W^T. scratch holds the
      * activations converted to W's vec_dot_type (packed weights: act8 rows,
-     * or padded rows for F16/BF16; pack.h): at least
+     * or padded rows for F32/F16/BF16; pack.h): at least
      * qlm_matmul_scratch_size(w.type, w.ne[0], n_tok) bytes. */
     void (*matmul)(const qlm_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
                    int n_threads);

@@ -46,6 +46,8 @@ static int shape_of(qlm_type t, block_shape *s) {
     /* F16, BF16: a "block" of 2 values, one 4-byte quant chunk, no header */
     case QLM_TYPE_F16:
     case QLM_TYPE_BF16: *s = (block_shape){0, 4, 2, 0}; return 1;
+    /* F32: a block of 1 value, one 4-byte quant chunk */
+    case QLM_TYPE_F32: *s = (block_shape){0, 4, 4, 0}; return 1;
     default: return 0;
     }
 }
@@ -280,7 +282,23 @@ KQUANT_REF(iq4_xs, QLM_TYPE_IQ4_XS)
 KQUANT_REF(q2_k, QLM_TYPE_Q2_K)
 KQUANT_REF(q3_k, QLM_TYPE_Q3_K)
 
-/* ------------------------------------------------------ F16 and BF16 */
+/* ------------------------------------------------- F32, F16 and BF16 */
+
+void qlm_gemm_r16_f32_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                          float *y, int64_t ldy) {
+    for (int64_t t = 0; t < n_tok; t++) {
+        const float *x = (const float *)((const char *)act + t * act_stride);
+        for (int r = 0; r < QLM_PACK_ROWS; r++) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < n_blocks; k++) {
+                float v;
+                memcpy(&v, (const uint8_t *)w + k * 4 * QLM_PACK_ROWS + 4 * r, 4);
+                acc = fmaf(v, x[k], acc);
+            }
+            y[t * ldy + r] = acc;
+        }
+    }
+}
 
 /* Value j (0, 1) of row r in a packed F16/BF16 block (pair of columns). */
 static uint16_t pair_value(const uint8_t *blk, int r, int j) {

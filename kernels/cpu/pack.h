@@ -31,7 +31,11 @@
  * pair at bytes 4 r .. 4 r + 3, so one load feeds 16 rows x 2 columns to
  * an outer-product tile (kernels/cpu/avx512_r16_float.c). Their block_size
  * in the type table stays 1: qlm_pack_blocks gives the blocks a packed row
- * has, and rows of odd length cannot pack (qlm_pack_supported). */
+ * has, and rows of odd length cannot pack (qlm_pack_supported).
+ *
+ * F32 packs as blocks of 1 value (4 bytes, no header): packed vector k
+ * holds value k of the 16 rows, row r's at bytes 4 r .. 4 r + 3, the
+ * outer-product tile's operand as it is. */
 #ifndef QLM_PACK_H
 #define QLM_PACK_H
 
@@ -50,11 +54,12 @@
 #define QLM_R16_TYPES_SIMD \
     (QLM_R16_TYPES | (1ull << QLM_TYPE_Q5_0) | (1ull << QLM_TYPE_IQ4_NL) | (1ull << QLM_TYPE_MXFP4))
 
-/* F16 and BF16: only the AVX-512 table packs them (its outer-product tiles
- * beat its row kernels in prompt processing and decode; bench --kernels).
+/* F32, F16 and BF16: only the AVX-512 table packs them (its outer-product
+ * tiles beat its row kernels in prompt processing and decode; bench
+ * --kernels).
  * The other tables keep their row kernels, faster than the scalar packed
  * references. */
-#define QLM_R16_TYPES_FLOAT ((1ull << QLM_TYPE_F16) | (1ull << QLM_TYPE_BF16))
+#define QLM_R16_TYPES_FLOAT ((1ull << QLM_TYPE_F32) | (1ull << QLM_TYPE_F16) | (1ull << QLM_TYPE_BF16))
 
 /* Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS and Q5_1 pack too on AVX-512, and
  * Q4_K, Q5_K and IQ4_XS on AVX2 (QLM_R16_TYPES_K_AVX2): where a table has no
@@ -100,17 +105,19 @@ typedef struct qlm_act8 {
 /* Whether packed kernels of this type read act8 rows: those whose row
  * kernels read Q8_0 or Q8_1 rows. The others read what their row kernels
  * read, the type table's vec_dot_type: Q8_K rows (K-quants), F32 rows
- * (F16; copied into padded rows, qlm_pack_float_act_row), BF16 rows (BF16). */
+ * (F32, F16; copied into padded rows, qlm_pack_float_act_row), BF16 rows (BF16). */
 static inline int qlm_pack_reads_act8(qlm_type type) {
     const qlm_type vt = qlm_type_traits_get(type)->vec_dot_type;
     return vt == QLM_TYPE_Q8_0 || vt == QLM_TYPE_Q8_1;
 }
 
-/* Whether packed kernels of this type are the float tiles (F16, BF16). */
-static inline int qlm_pack_is_float(qlm_type type) { return type == QLM_TYPE_F16 || type == QLM_TYPE_BF16; }
+/* Whether packed kernels of this type are the float tiles (F32, F16, BF16). */
+static inline int qlm_pack_is_float(qlm_type type) {
+    return type == QLM_TYPE_F32 || type == QLM_TYPE_F16 || type == QLM_TYPE_BF16;
+}
 
-/* Bytes between the token rows that packed F16/BF16 kernels read (F32 rows
- * copied for F16, the BF16 conversion for BF16, into the scratch): the row
+/* Bytes between the token rows that packed float kernels read (F32 rows
+ * copied for F32 and F16, the BF16 conversion for BF16, into the scratch): the row
  * rounded up to an odd number of 64-byte lines. Their tiles read 12 or 16
  * token rows side by side; rows a multiple of 4 KiB apart (BF16 rows of
  * 2048 values) all fall into one set of a 64-set L1 and evict each other
@@ -208,6 +215,11 @@ void qlm_gemm_r16_q2_k_ref(const void *w, int64_t n_blocks, const void *act, siz
 void qlm_gemm_r16_q3_k_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
                            float *y, int64_t ldy);
 
+/* F32 x F32 activations (n_blocks = n_in): per row and token one chain
+ * of fused multiply-adds (fmaf) in column order from 0: the AVX-512 tile's
+ * lane r (acc += w[k] x[k], one FMA a column), so it gives these bits. */
+void qlm_gemm_r16_f32_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                          float *y, int64_t ldy);
 /* F16 x F32 activations (n_blocks = n_in / 2 value pairs): per row and
  * token two chains of fused multiply-adds (fmaf), one over the even values
  * and one over the odd ones, each in column order from 0, then y = even +

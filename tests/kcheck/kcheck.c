@@ -495,13 +495,13 @@ static row_set rows_for(int64_t n_in) {
  * 3, exactly one tile of 8, then a tile and tails of 1, 5 and (after two
  * tiles) 7. The long rows, where the kernels also split the blocks into
  * batches, take 1 and 9 (a full tile and a tail, over many batches).
- * F16's and BF16's tiles are 12 and 16 tokens (avx512_r16_float.c): for
+ * F16's tiles are 12 tokens, F32's and BF16's 16 (avx512_r16_float.c): for
  * them tails of 11 and 15 alone and after tiles, exact tiles and tiles
  * plus 1, and in long rows a tile and a tail for both. */
 static int packed_toks(qlm_type type, int64_t n_in, const int64_t **toks) {
     static const int64_t all[] = {1, 3, 8, 9, 13, 23}, long_rows[] = {1, 9};
     static const int64_t floats[] = {1, 3, 11, 12, 13, 15, 16, 17, 23, 31}, long_floats[] = {1, 17};
-    if (type == QLM_TYPE_F16 || type == QLM_TYPE_BF16) {
+    if (qlm_pack_is_float(type)) {
         *toks = n_in > 1024 ? long_floats : floats;
         return n_in > 1024 ? 2 : 10;
     }
@@ -516,7 +516,8 @@ static int packed_toks(qlm_type type, int64_t n_in, const int64_t **toks) {
 /* Every type the type table can compute (a vec_dot), on odd block counts,
  * one and three tokens (packed: packed_toks), every weight x activation
  * case; float types also on lengths that are not a multiple of any
- * vector (the odd ones row-major only: F16/BF16 pack pairs of values). */
+ * vector (the odd ones row-major only for F16/BF16, which pack pairs of
+ * values; F32 packs single values). */
 static void check_matmul(const qlm_ops *ops) {
     static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 256, 1280, 4096 + 32}, n_toks[] = {1, 3};
     const char *only = getenv("KCHECK_TYPE"); /* one type's matmuls only (while working on its kernels) */
