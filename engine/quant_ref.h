@@ -92,11 +92,12 @@ void qlm_iq4_xs_from_float(const float *src, void *dst, int64_t n);
 void qlm_vec_dot_q2_k_q8_k(int64_t n, float *s, const void *x, const void *y);
 void qlm_vec_dot_q3_k_q8_k(int64_t n, float *s, const void *x, const void *y);
 void qlm_vec_dot_iq4_xs_q8_k(int64_t n, float *s, const void *x, const void *y);
-/* sum plus one Q2_K (Q3_K, IQ4_XS) block . one Q8_K block (the row dot's
- * step). */
+/* sum plus one Q2_K (Q3_K, IQ4_XS, TQ2_0) block . one Q8_K block (the row
+ * dot's step). */
 float qlm_dot_block_q2_k(float sum, const void *x, const void *y);
 float qlm_dot_block_q3_k(float sum, const void *x, const void *y);
 float qlm_dot_block_iq4_xs(float sum, const void *x, const void *y);
+float qlm_dot_block_tq2_0(float sum, const void *x, const void *y);
 void qlm_tq1_0_to_float(const void *src, float *dst, int64_t n);
 void qlm_tq1_0_from_float(const float *src, void *dst, int64_t n);
 void qlm_tq2_0_to_float(const void *src, float *dst, int64_t n);

@@ -633,17 +633,21 @@ void qlm_vec_dot_tq1_0_q8_k(int64_t n, float *s, const void *x, const void *y) {
     *s = sum;
 }
 
+float qlm_dot_block_tq2_0(float sum, const void *x, const void *y) {
+    const qlm_block_tq2_0 *a = x;
+    const qlm_block_q8_k *b = y;
+    int isum = 0;
+    for (int i = 0; i < QLM_QK_K; i++)
+        isum += (get_2bit(a->qs, i) - 1) * b->qs[i];
+    const float d = qlm_fp16_to_fp32(a->d) * b->d;
+    const float t = d * (float)isum;
+    return sum + t;
+}
+
 void qlm_vec_dot_tq2_0_q8_k(int64_t n, float *s, const void *x, const void *y) {
     const qlm_block_tq2_0 *a = x;
     const qlm_block_q8_k *b = y;
     float sum = 0.0f;
-    for (int64_t k = 0; k < n / QLM_QK_K; k++) {
-        int isum = 0;
-        for (int i = 0; i < QLM_QK_K; i++)
-            isum += (get_2bit(a[k].qs, i) - 1) * b[k].qs[i];
-        const float d = qlm_fp16_to_fp32(a[k].d) * b[k].d;
-        const float t = d * (float)isum;
-        sum += t;
-    }
+    for (int64_t k = 0; k < n / QLM_QK_K; k++) sum = qlm_dot_block_tq2_0(sum, &a[k], &b[k]);
     *s = sum;
 }

@@ -49,9 +49,9 @@ Test(pack, roundtrip_is_exact) {
             check_roundtrip(types[t], ns[n], 16);
             check_roundtrip(types[t], ns[n], 48);
         }
-    const qlm_type k_types[] = {QLM_TYPE_Q4_K, QLM_TYPE_Q5_K,   QLM_TYPE_Q6_K,
-                                QLM_TYPE_IQ4_XS, QLM_TYPE_Q2_K, QLM_TYPE_Q3_K};
-    for (int t = 0; t < 6; t++) {
+    const qlm_type k_types[] = {QLM_TYPE_Q4_K, QLM_TYPE_Q5_K, QLM_TYPE_Q6_K, QLM_TYPE_IQ4_XS,
+                                QLM_TYPE_Q2_K, QLM_TYPE_Q3_K, QLM_TYPE_TQ2_0};
+    for (int t = 0; t < 7; t++) {
         check_roundtrip(k_types[t], 256, 16);
         check_roundtrip(k_types[t], 256 * 11, 32);
     }
@@ -113,6 +113,8 @@ Test(pack, only_whole_groups_of_supported_types) {
     cr_expect(qlm_pack_supported(QLM_TYPE_F32, 33, 32));
     cr_expect_not(qlm_pack_supported(QLM_TYPE_F32, 64, 1), "1-D (norm) weights stay row-major");
     cr_expect_not(qlm_pack_supported(QLM_TYPE_F32, 2048, 24), "a partial group stays row-major");
+    cr_expect(qlm_pack_supported(QLM_TYPE_TQ2_0, 256, 16));
+    cr_expect_not(qlm_pack_supported(QLM_TYPE_TQ1_0, 256, 16), "TQ1_0 has no packed layout");
 }
 
 /* A model loaded twice, as stored and repacked: every matmul weight

@@ -418,6 +418,7 @@ static const qlm_cpu_kernels kernels = {
                  [QLM_TYPE_IQ4_XS] = qlm_gemm_r16_iq4_xs_avx512,
                  [QLM_TYPE_Q2_K] = qlm_gemm_r16_q2_k_avx512,
                  [QLM_TYPE_Q3_K] = qlm_gemm_r16_q3_k_avx512,
+                 [QLM_TYPE_TQ2_0] = qlm_gemm_r16_tq2_0_avx512,
                  [QLM_TYPE_F16] = qlm_gemm_r16_f16_avx512,
                  [QLM_TYPE_BF16] = qlm_gemm_r16_bf16_avx512,
                  [QLM_TYPE_F32] = qlm_gemm_r16_f32_avx512},

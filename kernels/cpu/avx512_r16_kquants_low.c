@@ -1,5 +1,5 @@
-/* avx512_r16_kquants_low.c - AVX-512 VNNI kernels for R16-packed Q2_K and
- * Q3_K (pack.h): 16 rows x up to TILE tokens of Q8_K activations per tile.
+/* avx512_r16_kquants_low.c - AVX-512 VNNI kernels for R16-packed Q2_K,
+ * Q3_K and TQ2_0 (pack.h): 16 rows x up to TILE tokens of Q8_K activations per tile.
  *
  * Both formats store 256 values a block as 16 sub-blocks of 16 with 2-bit
  * fields in qs: byte l (0..31) of half h holds value 128h + 32s + l in bits
@@ -228,17 +228,65 @@ static QLM_ALWAYS_INLINE void q3_isums(int T, const uint8_t *w, const qlm_block_
     }
 }
 
+/* ------------------------------------------------------------------- TQ2_0
+ * Packed block: d (16 x fp16), then chunks 0-15 qs, laid out as Q2_K's:
+ * field s of chunk 8h + k holds values 128h + 32s + 4k .. + 3. The fields
+ * (0..3, the trit plus one; 3, which no quantizer writes, counts as 2 as in
+ * the reference) are unsigned for vpdpbusd, and the +1 comes back through
+ * the Q8_K sums: isum = sum u a - sum a (exact). No sub-block scales: every
+ * token's sum is plain vpdpbusd chains (four for one token, two each for a
+ * tile of tokens, to cover the instruction's latency). Then d = d_x * d_y,
+ * t = d * isum, sum += t lane-wise, as the reference. */
+
+static inline int32_t bsum_total(const int16_t *bsums) {
+    int32_t s = 0;
+    for (int j = 0; j < 16; j++) s += bsums[j];
+    return s;
+}
+
+static QLM_ALWAYS_INLINE void tq2_isums(int T, const uint8_t *w, const qlm_block_q8_k *const *a, __m512i *isum) {
+    const int nc = T == 1 ? 4 : 2; /* chains per token */
+    __m512i ch[4][TILE];
+    QLM_UNROLL_TILE
+    for (int t = 0; t < T; t++) {
+        ch[0][t] = _mm512_set1_epi32(-bsum_total(a[t]->bsums));
+        ch[1][t] = ch[2][t] = ch[3][t] = _mm512_setzero_si512();
+    }
+    for (int k = 0; k < 16; k++) {
+        const __m512i v = q3_chunk(w, k);
+        const __m512i u[4] = {field2(v, 0), field2(v, 1), field2(v, 2), field2(v, 3)};
+        QLM_UNROLL_TILE
+        for (int t = 0; t < T; t++) {
+            const int8_t *aq = a[t]->qs + 128 * (k / 8) + 4 * (k % 8);
+            for (int f = 0; f < 4; f++)
+                ch[f % nc][t] = _mm512_dpbusd_epi32(ch[f % nc][t], u[f], qz_bcast4(aq + 32 * f));
+        }
+    }
+    QLM_UNROLL_TILE
+    for (int t = 0; t < T; t++) {
+        __m512i s = _mm512_add_epi32(ch[0][t], ch[1][t]);
+        if (nc == 4) s = _mm512_add_epi32(s, _mm512_add_epi32(ch[2][t], ch[3][t]));
+        isum[t] = s;
+    }
+}
+
 /* ------------------------------------------------------------- the tiles */
 
-enum { KIND_Q2_K, KIND_Q3_K };
+enum { KIND_Q2_K, KIND_Q3_K, KIND_TQ2_0 };
+
+static size_t packed_block_bytes(int kind) {
+    static const size_t bytes[] = {sizeof(qlm_block_q2_k), sizeof(qlm_block_q3_k), sizeof(qlm_block_tq2_0)};
+    return bytes[kind] * QLM_PACK_ROWS;
+}
 
 /* 16 rows x T tokens (a constant at each call): per block, every token's
  * exact integer sums, then the reference's float steps lane-wise, in block
- * order. Both formats' first header field is d, 16 x fp16. */
+ * order (Q3_K's and TQ2_0's are the same). Each format's first header field
+ * is d, 16 x fp16. */
 static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb, const char *act,
                                    size_t act_stride, float *y, int64_t ldy) {
     const int q2 = kind == KIND_Q2_K;
-    const size_t block = (q2 ? sizeof(qlm_block_q2_k) : sizeof(qlm_block_q3_k)) * QLM_PACK_ROWS;
+    const size_t block = packed_block_bytes(kind);
     __m512 acc[TILE];
     for (int t = 0; t < T; t++)
         acc[t] = _mm512_setzero_ps();
@@ -253,8 +301,10 @@ static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb
         }
         if (q2)
             q2_isums(T, w, a, isum);
-        else
+        else if (kind == KIND_Q3_K)
             q3_isums(T, w, a, isum);
+        else
+            tq2_isums(T, w, a, isum);
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)w));
         QLM_UNROLL_TILE
         for (int t = 0; t < T; t++) {
@@ -282,3 +332,4 @@ static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const vo
 
 QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q2_k_avx512, gemm, KIND_Q2_K)
 QLM_R16_ENTRY_POINT(, qlm_gemm_r16_q3_k_avx512, gemm, KIND_Q3_K)
+QLM_R16_ENTRY_POINT(, qlm_gemm_r16_tq2_0_avx512, gemm, KIND_TQ2_0)

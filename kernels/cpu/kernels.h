@@ -305,11 +305,13 @@ void qlm_gemm_r16_f16_avx512(const void *w, int64_t nb, const void *act, size_t 
                              float *y, int64_t ldy);
 void qlm_gemm_r16_bf16_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                               float *y, int64_t ldy);
-/* Packed Q2_K and Q3_K (avx512_r16_kquants_low.c). */
+/* Packed Q2_K, Q3_K and TQ2_0 (avx512_r16_kquants_low.c). */
 void qlm_gemm_r16_q2_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                               float *y, int64_t ldy);
 void qlm_gemm_r16_q3_k_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                               float *y, int64_t ldy);
+void qlm_gemm_r16_tq2_0_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                               float *y, int64_t ldy);
 void qlm_gemm_r16_q5_0_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                             float *y, int64_t ldy);
 void qlm_gemm_r16_iq4_nl_avx2(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,

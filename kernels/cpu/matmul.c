@@ -55,7 +55,8 @@ static qlm_gemm_r16_fn packed_kernel(const qlm_cpu_kernels *k, qlm_type type) {
         [QLM_TYPE_IQ4_XS] = qlm_gemm_r16_iq4_xs_ref, [QLM_TYPE_Q6_K] = qlm_gemm_r16_q6_k_ref,
         [QLM_TYPE_Q5_1] = qlm_gemm_r16_q5_1_ref,     [QLM_TYPE_Q2_K] = qlm_gemm_r16_q2_k_ref,
         [QLM_TYPE_Q3_K] = qlm_gemm_r16_q3_k_ref,     [QLM_TYPE_F16] = qlm_gemm_r16_f16_ref,
-        [QLM_TYPE_BF16] = qlm_gemm_r16_bf16_ref,     [QLM_TYPE_F32] = qlm_gemm_r16_f32_ref};
+        [QLM_TYPE_BF16] = qlm_gemm_r16_bf16_ref,     [QLM_TYPE_F32] = qlm_gemm_r16_f32_ref,
+        [QLM_TYPE_TQ2_0] = qlm_gemm_r16_tq2_0_ref};
     return k->gemm_r16[type] ? k->gemm_r16[type] : refs[type];
 }
 

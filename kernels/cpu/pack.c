@@ -43,6 +43,8 @@ static int shape_of(qlm_type t, block_shape *s) {
     case QLM_TYPE_Q3_K:
         *s = (block_shape){2, QLM_QK_K / 8 + QLM_QK_K / 4 + 12, 2, offsetof(qlm_block_q3_k, d)};
         return 1;
+    /* TQ2_0: qs as quant chunks 0-15 (Q2_K's field layout); d last */
+    case QLM_TYPE_TQ2_0: *s = (block_shape){2, QLM_QK_K / 4, 2, offsetof(qlm_block_tq2_0, d)}; return 1;
     /* F16, BF16: a "block" of 2 values, one 4-byte quant chunk, no header */
     case QLM_TYPE_F16:
     case QLM_TYPE_BF16: *s = (block_shape){0, 4, 2, 0}; return 1;
@@ -281,6 +283,7 @@ KQUANT_REF(q6_k, QLM_TYPE_Q6_K)
 KQUANT_REF(iq4_xs, QLM_TYPE_IQ4_XS)
 KQUANT_REF(q2_k, QLM_TYPE_Q2_K)
 KQUANT_REF(q3_k, QLM_TYPE_Q3_K)
+KQUANT_REF(tq2_0, QLM_TYPE_TQ2_0)
 
 /* ------------------------------------------------- F32, F16 and BF16 */
 

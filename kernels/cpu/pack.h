@@ -19,7 +19,7 @@
  * ones (ggml's nibble order is kept). Tensors whose row count is not a
  * multiple of 16 stay row-major.
  *
- * The 256-value formats (Q2_K-Q6_K, IQ4_XS) pack the same way with their
+ * The 256-value formats (Q2_K-Q6_K, IQ4_XS, TQ2_0) pack the same way with their
  * sub-block scales as quant chunks too, so a kernel unpacks the scales of
  * 16 rows with a few lane-wise integer ops instead of 16 scalar
  * unpackings; the header fields that Q2_K, Q3_K and Q6_K store last still
@@ -61,13 +61,13 @@
  * references. */
 #define QLM_R16_TYPES_FLOAT ((1ull << QLM_TYPE_F32) | (1ull << QLM_TYPE_F16) | (1ull << QLM_TYPE_BF16))
 
-/* Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS and Q5_1 pack too on AVX-512, and
+/* Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, Q5_1 and TQ2_0 pack too on AVX-512, and
  * Q4_K, Q5_K and IQ4_XS on AVX2 (QLM_R16_TYPES_K_AVX2): where a table has no
  * packed kernel, its row kernels beat the scalar packed reference. */
 #define QLM_R16_TYPES_K_AVX2 ((1ull << QLM_TYPE_Q4_K) | (1ull << QLM_TYPE_Q5_K) | (1ull << QLM_TYPE_IQ4_XS))
 #define QLM_R16_TYPES_K                                                                                      \
     ((1ull << QLM_TYPE_Q4_K) | (1ull << QLM_TYPE_Q5_K) | (1ull << QLM_TYPE_Q6_K) | (1ull << QLM_TYPE_IQ4_XS) | \
-     (1ull << QLM_TYPE_Q5_1) | (1ull << QLM_TYPE_Q2_K) | (1ull << QLM_TYPE_Q3_K))
+     (1ull << QLM_TYPE_Q5_1) | (1ull << QLM_TYPE_Q2_K) | (1ull << QLM_TYPE_Q3_K) | (1ull << QLM_TYPE_TQ2_0))
 
 /* Whether qlm_pack_groups can pack a tensor of this type, row length n_in
  * and row count: a type with a packed layout, whole 16-row groups, and
@@ -214,6 +214,10 @@ void qlm_gemm_r16_q2_k_ref(const void *w, int64_t n_blocks, const void *act, siz
                            float *y, int64_t ldy);
 void qlm_gemm_r16_q3_k_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
                            float *y, int64_t ldy);
+/* TQ2_0: header field d (last in the original block), then qs as quant
+ * chunks 0-15; through qlm_dot_block_tq2_0, as Q4_K. */
+void qlm_gemm_r16_tq2_0_ref(const void *w, int64_t n_blocks, const void *act, size_t act_stride, int64_t n_tok,
+                            float *y, int64_t ldy);
 
 /* F32 x F32 activations (n_blocks = n_in): per row and token one chain
  * of fused multiply-adds (fmaf) in column order from 0: the AVX-512 tile's
