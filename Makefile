@@ -62,7 +62,8 @@ endif
 
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
 TEST_C   := $(sort $(wildcard tests/*.c))
-TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
+# bench's synthetic-model generator writes the suites' small models (test_bench, test_transcode)
+TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o) $(BUILD)/bench/synth.o
 TEST_BIN := $(BUILD)/qlm-tests
 
 MODEL_DIR ?= cache

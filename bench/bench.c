@@ -35,15 +35,17 @@ static double now_s(void) {
 }
 
 /* Every weight is read once per token except the embedding table, of which
- * one row is read, unless it doubles as the output head (tied). */
+ * one row is read, unless it doubles as the output head (tied). Bytes as
+ * loaded: what the kernels stream, more than the file's where the loader
+ * transcoded a weight (TQ1_0 into TQ2_0); the type named is the file's. */
 static void model_info_get(const qlm_model *m, model_info *mi) {
     uint64_t embd = 0, rest = 0, by_type[QLM_TYPE_COUNT] = {0};
     int has_output = 0;
     for (int64_t i = 0; i < qlm_model_tensor_count(m); i++) {
         qlm_tensor_info ti;
         if (qlm_model_tensor_info(m, i, &ti) != QLM_OK) continue;
-        if (!strcmp(ti.name, "token_embd.weight")) embd = ti.n_bytes;
-        else rest += ti.n_bytes;
+        if (!strcmp(ti.name, "token_embd.weight")) embd = ti.loaded_bytes;
+        else rest += ti.loaded_bytes;
         has_output |= !strcmp(ti.name, "output.weight");
         for (uint32_t t = 0; t < QLM_TYPE_COUNT && ti.n_dims >= 2; t++)
             if (!strcmp(qlm_type_name(t), ti.type_name)) by_type[t] += ti.n_bytes;

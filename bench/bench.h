@@ -41,7 +41,7 @@ typedef struct synth_preset {
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab;
 } synth_preset;
 
-/* NULL if the name is not a preset ("tiny" is a test-sized one). */
+/* NULL if the name is not a preset ("tiny" and "tiny-256" are test-sized). */
 const synth_preset *synth_find(const char *name);
 const char *synth_preset_names(void); /* "llama-110m, ..." for messages */
 /* A weight type the generator can write: has a quantizer and a matmul. */

@@ -25,6 +25,7 @@
 
 static const synth_preset presets[] = {
     {"tiny", 64, 2, 4, 2, 128, 512},
+    {"tiny-256", 256, 2, 4, 2, 512, 512}, /* rows 256-value blocks divide (K-quants, ternary) */
     {"llama-110m", 768, 12, 12, 12, 2048, 32000},
     {"llama-1.1b", 2048, 22, 32, 4, 5632, 32000},
     {"llama-7b", 4096, 32, 32, 32, 11008, 32000},
@@ -36,7 +37,7 @@ const synth_preset *synth_find(const char *name) {
     return NULL;
 }
 
-const char *synth_preset_names(void) { return "llama-110m, llama-1.1b, llama-7b (and tiny)"; }
+const char *synth_preset_names(void) { return "llama-110m, llama-1.1b, llama-7b (and tiny, tiny-256)"; }
 
 int synth_parse_type(const char *s, qlm_type *out) {
     for (uint32_t t = 0; t < QLM_TYPE_COUNT; t++) {

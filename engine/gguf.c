@@ -661,6 +661,21 @@ void gguf_close(gguf_ctx *c) {
     free(c);
 }
 
+/* Only the interior pages: a page the range shares with its neighbours
+ * (another tensor, the metadata the kvs point into) keeps its bytes. On the
+ * private mapping, pages never written are file cache mapped in, which
+ * MADV_DONTNEED unmaps (they leave the resident set); on the read() copy it
+ * frees the anonymous pages. Both are ours alone, so dropping them touches
+ * nothing else. */
+void gguf_discard(gguf_ctx *c, const void *data, size_t n) {
+    if (!c || (!c->map && !c->owned)) return;
+    const uintptr_t lo = (uintptr_t)data, hi = lo + n, base = (uintptr_t)c->data;
+    if (lo < base || hi < lo || hi > base + c->size) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t first = (lo + page - 1) & ~(page - 1), last = hi & ~(page - 1);
+    if (first < last) (void)madvise((void *)first, last - first, MADV_DONTNEED);
+}
+
 /* ----------------------------------------------------------- accessors */
 
 uint32_t gguf_version(const gguf_ctx *c) { return c->version; }

@@ -125,6 +125,13 @@ int64_t gguf_tensor_count(const gguf_ctx *ctx);
 const gguf_tensor *gguf_tensor_at(const gguf_ctx *ctx, int64_t i);
 const gguf_tensor *gguf_find_tensor(const gguf_ctx *ctx, const char *name); /* hashed */
 
+/* The caller will never read bytes [data, data + n) of the file buffer again
+ * (the loader copied a tensor elsewhere): returns the whole pages among them
+ * to the OS. Afterwards they read as the file's bytes (a private mapping) or
+ * as zeros (the read() copy). A no-op on a caller's buffer (gguf_open_memory)
+ * or a range outside the buffer. */
+void gguf_discard(gguf_ctx *ctx, const void *data, size_t n);
+
 /* ------------------------------------------------------------------ writer */
 
 typedef struct gguf_writer gguf_writer;

@@ -1,5 +1,7 @@
 /* model.c - qlm_model_load and the model getters. The file stays mapped for
- * the model's lifetime: weights are used in place (no copy). */
+ * the model's lifetime: weights are used in place (no copy), but for TQ1_0
+ * weights the repack transcodes into buffers of their own (repack.c;
+ * qlm_model.owned). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +132,8 @@ void qlm_model_free(qlm_model *m) {
     free(m->layers);
     for (int64_t i = 0; m->meta_strs && i < gguf_kv_count(m->gguf); i++) free(m->meta_strs[i]);
     free(m->meta_strs);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i].data);
+    free(m->owned);
     gguf_close(m->gguf);
     free(m->path);
     free(m);
@@ -180,5 +184,13 @@ qlm_status qlm_model_tensor_info(const qlm_model *m, int64_t i, qlm_tensor_info 
     for (int d = 0; d < 4; d++) out->ne[d] = t->ne[d];
     out->offset = gguf_data_offset(m->gguf) + t->offset;
     out->n_bytes = t->n_bytes;
+    out->loaded_type_name = out->type_name;
+    out->loaded_bytes = t->n_bytes;
+    for (int k = 0; k < m->n_owned; k++) {
+        const qlm_owned_weight *o = &m->owned[k];
+        if (strcmp(o->name, t->name) != 0) continue;
+        out->loaded_type_name = qlm_type_name(o->type);
+        out->loaded_bytes += o->bytes - o->file_bytes;
+    }
     return QLM_OK;
 }

@@ -57,6 +57,17 @@ typedef struct qlm_layer {
     int swa;                           /* a sliding-window layer (hparams.n_swa) */
 } qlm_layer;
 
+/* A weight buffer the loader allocated, freed with the model: a TQ1_0
+ * matmul weight transcoded to TQ2_0 (repack.c). name is the file tensor's
+ * (each view of a fused tensor has its own buffer); bytes what the buffer
+ * holds, file_bytes what those rows take in the file. */
+typedef struct qlm_owned_weight {
+    void *data;
+    const char *name;
+    qlm_type type;
+    size_t bytes, file_bytes;
+} qlm_owned_weight;
+
 struct qlm_model {
     qlm_errbuf err;
     qlm_logger log;
@@ -77,6 +88,8 @@ struct qlm_model {
     const char *chat_template; /* into meta_strs, or NULL */
     const char *name;          /* into meta_strs, or NULL */
     const qlm_ops *ops;
+    qlm_owned_weight *owned; /* n_owned, capacity cap_owned */
+    int n_owned, cap_owned;
 };
 
 /* Interleaves the quantized matmul weights for the SIMD kernels (repack.c). */

@@ -102,6 +102,9 @@ void qlm_tq1_0_to_float(const void *src, float *dst, int64_t n);
 void qlm_tq1_0_from_float(const float *src, void *dst, int64_t n);
 void qlm_tq2_0_to_float(const void *src, float *dst, int64_t n);
 void qlm_tq2_0_from_float(const float *src, void *dst, int64_t n);
+/* The same n values (a multiple of 256) rewritten from TQ1_0 into TQ2_0
+ * blocks, which give the same dot products bit for bit. */
+void qlm_tq1_0_to_tq2_0(const void *src, void *dst, int64_t n);
 void qlm_vec_dot_tq1_0_q8_k(int64_t n, float *s, const void *x, const void *y);
 void qlm_vec_dot_tq2_0_q8_k(int64_t n, float *s, const void *x, const void *y);
 

@@ -79,7 +79,7 @@ const char *qlm_model_last_error(const qlm_model *model);
 const char *qlm_model_arch(const qlm_model *model);          /* "llama", ... */
 const char *qlm_model_name(const qlm_model *model);          /* general.name or "" */
 uint64_t qlm_model_n_params(const qlm_model *model);
-uint64_t qlm_model_size_bytes(const qlm_model *model);       /* bytes of weights */
+uint64_t qlm_model_size_bytes(const qlm_model *model);       /* bytes of weights in the file */
 int32_t qlm_model_n_vocab(const qlm_model *model);
 int32_t qlm_model_n_ctx_train(const qlm_model *model);
 int32_t qlm_model_n_layer(const qlm_model *model);
@@ -101,7 +101,12 @@ typedef struct qlm_tensor_info {
     int n_dims;
     int64_t ne[4];         /* ne[0] is the contiguous (row) dimension */
     uint64_t offset;       /* byte offset of the data in the file */
-    uint64_t n_bytes;
+    uint64_t n_bytes;      /* in the file */
+    /* What the loaded model holds and its kernels read: the file's type and
+     * bytes, unless the loader converted the tensor (TQ1_0 weights into
+     * TQ2_0 where the kernels pack TQ2_0: the same values, 22% more bytes) */
+    const char *loaded_type_name;
+    uint64_t loaded_bytes;
 } qlm_tensor_info;
 
 int64_t qlm_model_tensor_count(const qlm_model *model);

@@ -6,10 +6,11 @@
 #include <math.h>
 #include <unistd.h>
 
-/* bench/ is not in libqlm; its generator and argument parser are compiled
- * into this suite directly (they only use libqlm's internals). */
+/* bench/ is not in libqlm; its argument parser is compiled into this suite
+ * directly and its generator (bench/synth.c) linked into the test binary
+ * (both only use libqlm's internals). */
 #include "../bench/args.c"
-#include "../bench/synth.c"
+#include "gguf.h"
 #include "qlm.h"
 #include "test_util.h"
 

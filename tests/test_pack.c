@@ -114,6 +114,7 @@ Test(pack, only_whole_groups_of_supported_types) {
     cr_expect_not(qlm_pack_supported(QLM_TYPE_F32, 64, 1), "1-D (norm) weights stay row-major");
     cr_expect_not(qlm_pack_supported(QLM_TYPE_F32, 2048, 24), "a partial group stays row-major");
     cr_expect(qlm_pack_supported(QLM_TYPE_TQ2_0, 256, 16));
+    /* the loader transcodes TQ1_0 weights to TQ2_0 instead (test_transcode.c) */
     cr_expect_not(qlm_pack_supported(QLM_TYPE_TQ1_0, 256, 16), "TQ1_0 has no packed layout");
 }
 
