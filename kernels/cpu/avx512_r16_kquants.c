@@ -311,9 +311,134 @@ static QLM_ALWAYS_INLINE void tile(int kind, int T, const uint8_t *w, int64_t nb
     for (int t = 0; t < T; t++) _mm512_storeu_ps(y + t * ldy, acc[t]);
 }
 
-/* All tokens, 8 at a time (QLM_R16_TOKEN_TILES). */
+/* ---------------------------------------------------------- prompt panels
+ * The tiles above decode each block's quants (nibbles, Q5_K's fifth bits,
+ * Q6_K's top bits, IQ4_XS's lookup) and sub-block scales once per tile of 8
+ * tokens. A prompt call (PANEL_MIN_TOKENS tokens or more) instead decodes a
+ * slab of PANEL_BLOCKS blocks of its 16 rows once for all its tokens into
+ * unsigned quant chunks (chunk c: values 4c .. 4c + 3, the tile's operands
+ * as they are) and int32 scale vectors, then runs every token over the
+ * slab. The integer sums are the tiles' (same quants, offsets and scales),
+ * and each token's running float sum passes from slab to slab through y,
+ * so the float steps are the tile's, in block order: the same bits. */
+enum { PANEL_BLOCKS = 4, PANEL_MIN_TOKENS = 32 };
+
+typedef struct k_panel {
+    __m512i u[PANEL_BLOCKS][64];  /* unsigned quant chunks */
+    __m512i sc[PANEL_BLOCKS][16]; /* sub-block scales (Q6_K: 16 of 16 values; others 8 of 32) */
+    __m512i m[PANEL_BLOCKS][4];   /* Q4_K/Q5_K: k_block's minimum pairs m02, m13, m46, m57 */
+    __m512 d[PANEL_BLOCKS], dmin[PANEL_BLOCKS];
+} k_panel;
+
+/* Block w of kind into slot b of p. */
+static void panel_decode(int kind, const uint8_t *w, k_panel *p, int b) {
+    __m512i *u = p->u[b], *sc = p->sc[b];
+    p->d[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)w));
+    if (kind == KIND_Q4_K || kind == KIND_Q5_K) {
+        k_block k;
+        k_decode(w, &k);
+        p->dmin[b] = k.dmin;
+        p->m[b][0] = k.m02, p->m[b][1] = k.m13, p->m[b][2] = k.m46, p->m[b][3] = k.m57;
+        for (int j = 0; j < 8; j++) {
+            sc[j] = sub_scale(&k, j);
+            for (int c = 0; c < 8; c++) u[8 * j + c] = sub_quants(w, kind == KIND_Q5_K, j, c);
+        }
+    } else { /* Q6_K */
+        for (int hq = 0; hq < 8; hq++)
+            for (int k = 0; k < 8; k++) u[8 * hq + k] = q6_quants(w, hq / 4, hq % 4, k);
+        for (int j = 0; j < 16; j++) sc[j] = q6_scale(w, j);
+    }
+}
+
+/* Token t's chain start for sub-block j: the tiles' offsets (Q6_K's -32
+ * taken back through the Q8_K sums). */
+static inline int32_t panel_offset(int kind, const qlm_block_q8_k *a, int j) {
+    return kind == KIND_Q6_K ? -32 * a->bsums[j] : 0;
+}
+
+/* 16 rows x T tokens over slots [0, nb) of p (blocks b0 ..): each token's
+ * sum continues from y unless b0 = 0. */
+static QLM_ALWAYS_INLINE void panel_tile(int kind, int64_t b0, int T, const k_panel *p, int64_t nb,
+                                         const char *act, size_t act_stride, float *y, int64_t ldy) {
+    const int n_sub = kind == KIND_Q6_K ? 16 : 8, per_sub = 64 / n_sub; /* chunks a sub-block */
+    const int with_min = kind == KIND_Q4_K || kind == KIND_Q5_K;
+    __m512 acc[TILE];
+    QLM_UNROLL_TILE
+    for (int t = 0; t < T; t++)
+        acc[t] = b0 ? _mm512_loadu_ps(y + t * ldy) : _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const qlm_block_q8_k *a[TILE];
+        __m512i isum[TILE];
+        QLM_UNROLL_TILE
+        for (int t = 0; t < T; t++) {
+            a[t] = (const qlm_block_q8_k *)(act + t * act_stride) + b0 + b;
+            isum[t] = _mm512_setzero_si512();
+        }
+        for (int j = 0; j < n_sub; j++) {
+            const __m512i sc = p->sc[b][j];
+            const __m512i *u = p->u[b] + per_sub * j;
+            QLM_UNROLL_TILE
+            for (int t = 0; t < T; t++) { /* two chains a token, to cover vpdpbusd's latency */
+                const int8_t *aq = a[t]->qs + 4 * per_sub * j;
+                __m512i s0 = _mm512_set1_epi32(panel_offset(kind, a[t], j)), s1 = _mm512_setzero_si512();
+                QLM_UNROLL_TILE
+                for (int c = 0; c < per_sub; c += 2) {
+                    s0 = _mm512_dpbusd_epi32(s0, u[c], qz_bcast4(aq + 4 * c));
+                    s1 = _mm512_dpbusd_epi32(s1, u[c + 1], qz_bcast4(aq + 4 * c + 4));
+                }
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+            }
+        }
+        QLM_UNROLL_TILE
+        for (int t = 0; t < T; t++) {
+            const __m512 yd = _mm512_set1_ps(a[t]->d);
+            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(p->d[b], yd), _mm512_cvtepi32_ps(isum[t])));
+            if (with_min) {
+                k_block k;
+                k.m02 = p->m[b][0], k.m13 = p->m[b][1], k.m46 = p->m[b][2], k.m57 = p->m[b][3];
+                const __m512 dm = _mm512_mul_ps(p->dmin[b], yd);
+                acc[t] = _mm512_sub_ps(acc[t], _mm512_mul_ps(dm, _mm512_cvtepi32_ps(k_msum(&k, a[t]->bsums))));
+            }
+        }
+    }
+    for (int t = 0; t < T; t++)
+        _mm512_storeu_ps(y + t * ldy, acc[t]);
+}
+
+/* The panel tiles of one kind, a constant at each call (QLM_R16_TOKEN_TILES
+ * passes one leading argument: the slab's first block). */
+#define PANEL_TILE_OF(NAME, KIND)                                                                          \
+    static QLM_ALWAYS_INLINE void NAME(int64_t b0, int T, const k_panel *p, int64_t nb, const char *act,   \
+                                       size_t act_stride, float *y, int64_t ldy) {                         \
+        panel_tile(KIND, b0, T, p, nb, act, act_stride, y, ldy);                                          \
+    }
+PANEL_TILE_OF(panel_tile_q4_k, KIND_Q4_K)
+PANEL_TILE_OF(panel_tile_q5_k, KIND_Q5_K)
+PANEL_TILE_OF(panel_tile_q6_k, KIND_Q6_K)
+
+static QLM_ALWAYS_INLINE void panel_gemm(int kind, const uint8_t *w, int64_t nb, const char *act,
+                                         size_t act_stride, int64_t n_tok, float *y, int64_t ldy) {
+    const size_t block = packed_block_bytes(kind);
+    k_panel p;
+    for (int64_t b0 = 0; b0 < nb; b0 += PANEL_BLOCKS) {
+        const int64_t n = nb - b0 < PANEL_BLOCKS ? nb - b0 : PANEL_BLOCKS;
+        for (int b = 0; b < n; b++) panel_decode(kind, w + (size_t)(b0 + b) * block, &p, b);
+        switch (kind) {
+        case KIND_Q4_K: QLM_R16_TOKEN_TILES(panel_tile_q4_k, b0, &p, n, act, act_stride, n_tok, y, ldy); break;
+        case KIND_Q5_K: QLM_R16_TOKEN_TILES(panel_tile_q5_k, b0, &p, n, act, act_stride, n_tok, y, ldy); break;
+        default: QLM_R16_TOKEN_TILES(panel_tile_q6_k, b0, &p, n, act, act_stride, n_tok, y, ldy); break;
+        }
+    }
+}
+
+/* All tokens, 8 at a time (QLM_R16_TOKEN_TILES); prompts by panels but
+ * IQ4_XS's, whose lookup decode is cheap enough that its tile was as fast. */
 static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const void *act, size_t act_stride,
                                    int64_t n_tok, float *y, int64_t ldy) {
+    if (kind != KIND_IQ4_XS && n_tok >= PANEL_MIN_TOKENS) {
+        panel_gemm(kind, w, nb, act, act_stride, n_tok, y, ldy);
+        return;
+    }
     QLM_R16_TOKEN_TILES(tile, kind, w, nb, act, act_stride, n_tok, y, ldy);
 }
 

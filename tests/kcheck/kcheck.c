@@ -500,14 +500,18 @@ static row_set rows_for(int64_t n_in) {
  * plus 1, and in long rows a tile and a tail for both. */
 static int packed_toks(qlm_type type, int64_t n_in, const int64_t **toks) {
     static const int64_t all[] = {1, 3, 8, 9, 13, 23}, long_rows[] = {1, 9};
+    /* 256-value formats' prompt panels (32 tokens or more, slabs of 4 or 8
+     * blocks, avx512_r16_kquants*.c) in long rows: four tiles and a tail */
+    static const int64_t long_k[] = {1, 9, 37};
     static const int64_t floats[] = {1, 3, 11, 12, 13, 15, 16, 17, 23, 31}, long_floats[] = {1, 17};
     if (qlm_pack_is_float(type)) {
         *toks = n_in > 1024 ? long_floats : floats;
         return n_in > 1024 ? 2 : 10;
     }
     if (n_in > 1024) {
-        *toks = long_rows;
-        return 2;
+        const int k = qlm_type_traits_get(type)->block_size == QLM_QK_K;
+        *toks = k ? long_k : long_rows;
+        return k ? 3 : 2;
     }
     *toks = all;
     return 6;
@@ -519,7 +523,7 @@ static int packed_toks(qlm_type type, int64_t n_in, const int64_t **toks) {
  * vector (the odd ones row-major only for F16/BF16, which pack pairs of
  * values; F32 packs single values). */
 static void check_matmul(const qlm_ops *ops) {
-    static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 256, 1280, 4096 + 32}, n_toks[] = {1, 3};
+    static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 256, 1280, 2560 + 256, 4096 + 32}, n_toks[] = {1, 3};
     const char *only = getenv("KCHECK_TYPE"); /* one type's matmuls only (while working on its kernels) */
     for (int type = 0; type < QLM_TYPE_COUNT; type++) {
         const qlm_type_traits *tt = qlm_type_traits_get((uint32_t)type);
