@@ -421,6 +421,27 @@ void qlm_cpu_round_f16_avx2(float *x, int64_t n) {
 }
 
 /* h = silu(gate) * up with the reference's exp and operation order. */
+/* The reference's lane order (ref.c): partial sum j of the squares of
+ * x[8i + j], lanes 0-3 in lo and 4-7 in hi. */
+void qlm_cpu_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps) {
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i), sq = _mm256_mul_ps(v, v);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1)));
+    }
+    double lane[8];
+    _mm256_storeu_pd(lane, lo);
+    _mm256_storeu_pd(lane + 4, hi);
+    for (int64_t k = i; k < n; k++) lane[k % 8] += (double)(x[k] * x[k]);
+    const float scale = qlm_cpu_rmsnorm_scale(lane, n, eps);
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), _mm256_loadu_ps(w + i)));
+    for (; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
 void qlm_cpu_swiglu_avx2(float *h, const float *gate, const float *up, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -558,7 +579,7 @@ const qlm_ops qlm_ops_avx2 = {
     .r16_types = QLM_R16_TYPES_SIMD | QLM_R16_TYPES_K_AVX2,
     .matmul = matmul_avx2,
     .matmul_n = matmul_n_avx2,
-    .rmsnorm = qlm_cpu_rmsnorm_ref,
+    .rmsnorm = qlm_cpu_rmsnorm_avx2,
     .rope = qlm_cpu_rope_ref,
     .attention_head = qlm_cpu_attention_head_avx2,
     .attention_heads = qlm_cpu_attention_heads_avx2,

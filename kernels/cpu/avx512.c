@@ -403,7 +403,7 @@ static const qlm_cpu_kernels kernels = {
                 [QLM_TYPE_Q5_K] = qlm_gemm4x2_q5_k_avx512,
                 [QLM_TYPE_Q6_K] = qlm_gemm4x2_q6_k_avx512},
     .quantize = {[QLM_TYPE_Q8_0] = quantize_q8_0_avx512, [QLM_TYPE_Q8_1] = quantize_q8_1_avx512,
-                 [QLM_TYPE_Q8_K] = qlm_quantize_q8_k_avx2,
+                 [QLM_TYPE_Q8_K] = qlm_quantize_q8_k_avx512,
                  [QLM_TYPE_BF16] = qlm_quantize_bf16_avx2},
     .gemm_r16 = {[QLM_TYPE_Q4_0] = qlm_gemm_r16_q4_0_avx512,
                  [QLM_TYPE_Q5_0] = qlm_gemm_r16_q5_0_avx512,
@@ -427,12 +427,33 @@ static const qlm_cpu_kernels kernels = {
 
 QLM_CPU_MATMUL_ENTRY_POINTS(avx512, kernels)
 
+/* The reference's lane order (ref.c): partial sum j of the squares of
+ * x[8i + j]; 16 values a step, values i .. i + 7 then i + 8 .. i + 15 into
+ * the 8 double lanes. */
+void qlm_cpu_rmsnorm_avx512(float *out, const float *x, const float *w, int64_t n, float eps) {
+    __m512d acc = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i), sq = _mm512_mul_ps(v, v);
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sq), 1))));
+    }
+    double lane[8];
+    _mm512_storeu_pd(lane, acc);
+    for (int64_t k = i; k < n; k++) lane[k % 8] += (double)(x[k] * x[k]);
+    const float scale = qlm_cpu_rmsnorm_scale(lane, n, eps);
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vs), _mm512_loadu_ps(w + i)));
+    for (; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
 const qlm_ops qlm_ops_avx512 = {
     .name = "avx512",
     .r16_types = QLM_R16_TYPES_SIMD | QLM_R16_TYPES_K | QLM_R16_TYPES_FLOAT,
     .matmul = matmul_avx512,
     .matmul_n = matmul_n_avx512,
-    .rmsnorm = qlm_cpu_rmsnorm_ref,
+    .rmsnorm = qlm_cpu_rmsnorm_avx512,
     .rope = qlm_cpu_rope_ref,
     .attention_head = qlm_cpu_attention_head_avx2, /* AVX2 code; AVX-512 CPUs run it */
     .attention_heads = qlm_cpu_attention_heads_avx512,

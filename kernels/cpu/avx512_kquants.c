@@ -1,6 +1,6 @@
 /* avx512_kquants.c - AVX-512 VNNI dot products of the K-quants Q4_K, Q5_K
- * and Q6_K with Q8_K activations (the activation quantizer is the AVX2
- * one). Bit-identical to engine/quant_ref_kquants.c: exact per-block
+ * and Q6_K with Q8_K activations, and the Q8_K activation quantizer.
+ * Bit-identical to engine/quant_ref_kquants.c: exact per-block
  * integer sums, then the reference's float operations per block, in order.
  *
  * Integer sums, 64 values per step: the quants of two (Q6_K: four)
@@ -185,3 +185,70 @@ KQ_TILE(q6_k_tile, qlm_block_q6_k, q6_block, q6_decode(&x[i], &k),
 KQ_ENTRY_POINTS(q4_k)
 KQ_ENTRY_POINTS(q5_k)
 KQ_ENTRY_POINTS(q6_k)
+
+/* -------------------------------------------------- Q8_K activations */
+
+/* 16 bytes' sums of 64 quants (4 groups): the group sums of q0 .. q3
+ * (bytes 64 i + 16 g ..), as int16 in group order 4 i + g. vpdpbusd against
+ * ones gives 4-byte sums; two lane-local shuffles spread each 128-bit lane's
+ * total (one group) over its lane; element 4g + i of the blend takes q_i's
+ * group g, and the permute puts it at 4i + g. */
+static inline __m256i q8_k_bsums(const __m512i q[4]) {
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i s[4];
+    for (int i = 0; i < 4; i++) {
+        __m512i v = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, q[i]);
+        v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_BADC));
+        s[i] = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_CDAB));
+    }
+    __m512i r = _mm512_mask_mov_epi32(s[0], 0x2222, s[1]);
+    r = _mm512_mask_mov_epi32(r, 0x4444, s[2]);
+    r = _mm512_mask_mov_epi32(r, 0x8888, s[3]);
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_cvtepi32_epi16(_mm512_permutexvar_epi32(order, r));
+}
+
+/* One block, byte-identical to quant_ref.c's q8_k_quantize_block (as the
+ * AVX2 one, avx2_kquants.c: NaNs skipped by maxps's operand order, the first
+ * element of the largest magnitude gives the sign, cvtps2dq's nearest-even
+ * rounding, out-of-range and NaN products become 0), 16 values a step. */
+static void q8_k_block(const float *x, qlm_block_q8_k *b) {
+    __m512 vmax = _mm512_setzero_ps();
+    for (int j = 0; j < QLM_QK_K; j += 16) vmax = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + j)), vmax);
+    const float amax = _mm512_reduce_max_ps(vmax);
+    memset(b, 0, sizeof *b);
+    if (amax == 0.0f || !(amax <= 3.4e38f)) return;
+    int first = 0;
+    for (int j = 0; j < QLM_QK_K; j += 16) {
+        const __m512 a = _mm512_abs_ps(_mm512_loadu_ps(x + j));
+        const unsigned m = _mm512_cmp_ps_mask(a, _mm512_set1_ps(amax), _CMP_EQ_OQ);
+        if (m) {
+            int k = 0;
+            while (!(m >> k & 1)) k++;
+            first = j + k;
+            break;
+        }
+    }
+    const float iscale = -127.0f / x[first];
+    const __m512 vs = _mm512_set1_ps(iscale), lim = _mm512_set1_ps(4194303.0f);
+    __m512i q[4];
+    for (int j = 0; j < QLM_QK_K; j += 64) {
+        __m128i p[4];
+        for (int k = 0; k < 4; k++) {
+            const __m512 v = _mm512_mul_ps(vs, _mm512_loadu_ps(x + j + 16 * k));
+            const __mmask16 ok = _mm512_cmp_ps_mask(_mm512_abs_ps(v), lim, _CMP_LE_OQ);
+            p[k] = _mm512_cvtsepi32_epi8(_mm512_maskz_cvtps_epi32(ok, v));
+        }
+        const __m512i w = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_set_m128i(p[1], p[0])), _mm256_set_m128i(p[3], p[2]), 1);
+        q[j / 64] = _mm512_max_epi8(w, _mm512_set1_epi8(-127));
+        _mm512_storeu_si512(b->qs + j, q[j / 64]);
+    }
+    _mm256_storeu_si256((__m256i *)b->bsums, q8_k_bsums(q));
+    b->d = 1.0f / iscale;
+}
+
+void qlm_quantize_q8_k_avx512(const float *x, void *dst, int64_t n) {
+    qlm_block_q8_k *b = dst;
+    for (int64_t i = 0; i < n / QLM_QK_K; i++) q8_k_block(x + i * QLM_QK_K, &b[i]);
+}

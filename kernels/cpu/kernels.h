@@ -163,6 +163,9 @@ void qlm_dot_f16_avx2(int64_t n, float *s, const void *x, const void *y);
 void qlm_dot_bf16_avx2(int64_t n, float *s, const void *x, const void *y);
 
 void qlm_cpu_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps);
+float qlm_cpu_rmsnorm_scale(double lane[8], int64_t n, float eps);
+void qlm_cpu_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps);
+void qlm_cpu_rmsnorm_avx512(float *out, const float *x, const float *w, int64_t n, float eps);
 void qlm_cpu_rope_ref(float *x, int n_head, int head_dim, int n_rot, const float *theta, float pos,
                       qlm_rope_style style);
 void qlm_cpu_attention_head_ref(float *out, const float *q, const void *k, const void *v, qlm_type kv_type,
@@ -233,6 +236,7 @@ void qlm_dot_q4_k_avx2(int64_t n, float *s, const void *x, const void *y);
 void qlm_dot_q5_k_avx2(int64_t n, float *s, const void *x, const void *y);
 void qlm_dot_q6_k_avx2(int64_t n, float *s, const void *x, const void *y);
 void qlm_quantize_q8_k_avx2(const float *x, void *dst, int64_t n);
+void qlm_quantize_q8_k_avx512(const float *x, void *dst, int64_t n);
 void qlm_dot_q4_k_avx512(int64_t n, float *s, const void *x, const void *y);
 void qlm_dot_q5_k_avx512(int64_t n, float *s, const void *x, const void *y);
 void qlm_dot_q6_k_avx512(int64_t n, float *s, const void *x, const void *y);

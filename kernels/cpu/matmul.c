@@ -182,12 +182,16 @@ void qlm_cpu_matmul_n(const qlm_cpu_kernels *k, const qlm_tensor *const *w, floa
             /* nowait: units write disjoint outputs, so a thread starts its share
              * of the next chunk without waiting for the other threads; static,
              * so each thread keeps its units (and their weights in its cache)
-             * from chunk to chunk */
-            for (int64_t t0 = 0; t0 < n_tok; t0 += TOKEN_CHUNK) {
-                const int64_t t1 = t0 + TOKEN_CHUNK < n_tok ? t0 + TOKEN_CHUNK : n_tok;
+             * from chunk to chunk. The last chunk goes guided: a thread that
+             * got ahead (the other core was interrupted, or shared) takes more
+             * of it instead of waiting at the end. */
+            int64_t t0 = 0;
+            for (; t0 + TOKEN_CHUNK < n_tok; t0 += TOKEN_CHUNK) {
 #pragma omp for schedule(static) nowait
-                for (int64_t u = 0; u < total; u++) run_nth_unit(&p, w, u, act, t0, t1, y);
+                for (int64_t u = 0; u < total; u++) run_nth_unit(&p, w, u, act, t0, t0 + TOKEN_CHUNK, y);
             }
+#pragma omp for schedule(guided) nowait
+            for (int64_t u = 0; u < total; u++) run_nth_unit(&p, w, u, act, t0, n_tok, y);
         }
     }
 }

@@ -600,10 +600,10 @@ static void check_bf16_flush(const qlm_ops *ops) {
  * below ((n + 1) / 2 + 8) U of the output. Scales 1e-18 and 1e18 push x^2
  * to the edges of float's range. */
 static void check_rmsnorm(const qlm_ops *ops) {
-    static const int64_t sizes[] = {1, 7, 64, 576, 4097};
+    static const int64_t sizes[] = {1, 7, 15, 17, 64, 576, 4097};
     static const float scales[] = {1.0f, 1e-18f, 1e18f};
     const float eps = 1e-5f;
-    for (size_t s = 0; s < 5; s++)
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (size_t k = 0; k < 4; k++) {
             const int64_t n = sizes[s];
             float *x = xmalloc((size_t)n * 4), *w = xmalloc((size_t)n * 4), *out = xmalloc((size_t)n * 4),
@@ -626,6 +626,9 @@ static void check_rmsnorm(const qlm_ops *ops) {
             }
             check(bad < 0, "%s rmsnorm n %lld case %zu: element %lld: got %.9g ref %.9g", ops->name,
                   (long long)n, k, (long long)bad, bad < 0 ? 0 : out[bad], bad < 0 ? 0 : ref[bad]);
+            /* every table sums in the reference's lane order (ref.c): the same bits */
+            check(memcmp(out, ref, (size_t)n * sizeof *out) == 0, "%s rmsnorm n %lld case %zu: not the reference's bits",
+                  ops->name, (long long)n, k);
             free(x), free(w), free(out), free(ref);
         }
 }
