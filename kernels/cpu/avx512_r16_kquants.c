@@ -326,9 +326,28 @@ enum { PANEL_BLOCKS = 4, PANEL_MIN_TOKENS = 32 };
 typedef struct k_panel {
     __m512i u[PANEL_BLOCKS][64];  /* unsigned quant chunks */
     __m512i sc[PANEL_BLOCKS][16]; /* sub-block scales (Q6_K: 16 of 16 values; others 8 of 32) */
-    __m512i m[PANEL_BLOCKS][4];   /* Q4_K/Q5_K: k_block's minimum pairs m02, m13, m46, m57 */
+    __m512i pw[PANEL_BLOCKS][8];  /* word pairs against the Q8_K sums' pairs (panel_bsum_term) */
     __m512 d[PANEL_BLOCKS], dmin[PANEL_BLOCKS];
 } k_panel;
+
+/* Word w (0, 1) of each lane of v, in both words of the lane. */
+static inline __m512i word_twice(__m512i v, int w) {
+    const __m512i x = _mm512_and_si512(w ? _mm512_srli_epi32(v, 16) : v, _mm512_set1_epi32(0xffff));
+    return _mm512_or_si512(x, _mm512_slli_epi32(x, 16));
+}
+
+/* The term over the Q8_K sums, sum_i pw_i . (bsums[2i], bsums[2i + 1]):
+ * vpdpwssd against each pair of sums broadcast from memory. With pw_i =
+ * (m_i, m_i) it is Q4_K/Q5_K's msum = sum_i m_i (bsums[2i] + bsums[2i + 1]),
+ * with pw_i = (sc_2i, sc_2i+1) Q6_K's sum_j sc_j bsums[j], whose -32 times
+ * it is the sum of the tile's per-sub-block offsets (exact integers: the
+ * same isum). */
+static QLM_ALWAYS_INLINE __m512i panel_bsum_term(const __m512i pw[8], const int16_t *bsums) {
+    __m512i t[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    QLM_UNROLL_TILE
+    for (int i = 0; i < 8; i++) t[i % 2] = _mm512_dpwssd_epi32(t[i % 2], pw[i], qz_bcast4(bsums + 2 * i));
+    return _mm512_add_epi32(t[0], t[1]);
+}
 
 /* Block w of kind into slot b of p. */
 static void panel_decode(int kind, const uint8_t *w, k_panel *p, int b) {
@@ -338,7 +357,8 @@ static void panel_decode(int kind, const uint8_t *w, k_panel *p, int b) {
         k_block k;
         k_decode(w, &k);
         p->dmin[b] = k.dmin;
-        p->m[b][0] = k.m02, p->m[b][1] = k.m13, p->m[b][2] = k.m46, p->m[b][3] = k.m57;
+        const __m512i m[4] = {k.m02, k.m13, k.m46, k.m57}; /* (m0, m2), (m1, m3), (m4, m6), (m5, m7) */
+        for (int i = 0; i < 8; i++) p->pw[b][i] = word_twice(m[(i / 4) * 2 + i % 2], (i % 4) / 2);
         for (int j = 0; j < 8; j++) {
             sc[j] = sub_scale(&k, j);
             for (int c = 0; c < 8; c++) u[8 * j + c] = sub_quants(w, kind == KIND_Q5_K, j, c);
@@ -347,13 +367,9 @@ static void panel_decode(int kind, const uint8_t *w, k_panel *p, int b) {
         for (int hq = 0; hq < 8; hq++)
             for (int k = 0; k < 8; k++) u[8 * hq + k] = q6_quants(w, hq / 4, hq % 4, k);
         for (int j = 0; j < 16; j++) sc[j] = q6_scale(w, j);
+        for (int i = 0; i < 8; i++) /* (sc_2i, sc_2i+1) as words: -128..127 */
+            p->pw[b][i] = _mm512_mask_blend_epi16(0xaaaaaaaau, sc[2 * i], _mm512_slli_epi32(sc[2 * i + 1], 16));
     }
-}
-
-/* Token t's chain start for sub-block j: the tiles' offsets (Q6_K's -32
- * taken back through the Q8_K sums). */
-static inline int32_t panel_offset(int kind, const qlm_block_q8_k *a, int j) {
-    return kind == KIND_Q6_K ? -32 * a->bsums[j] : 0;
 }
 
 /* 16 rows x T tokens over slots [0, nb) of p (blocks b0 ..): each token's
@@ -380,7 +396,7 @@ static QLM_ALWAYS_INLINE void panel_tile(int kind, int64_t b0, int T, const k_pa
             QLM_UNROLL_TILE
             for (int t = 0; t < T; t++) { /* two chains a token, to cover vpdpbusd's latency */
                 const int8_t *aq = a[t]->qs + 4 * per_sub * j;
-                __m512i s0 = _mm512_set1_epi32(panel_offset(kind, a[t], j)), s1 = _mm512_setzero_si512();
+                __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
                 QLM_UNROLL_TILE
                 for (int c = 0; c < per_sub; c += 2) {
                     s0 = _mm512_dpbusd_epi32(s0, u[c], qz_bcast4(aq + 4 * c));
@@ -391,13 +407,13 @@ static QLM_ALWAYS_INLINE void panel_tile(int kind, int64_t b0, int T, const k_pa
         }
         QLM_UNROLL_TILE
         for (int t = 0; t < T; t++) {
+            const __m512i term = panel_bsum_term(p->pw[b], a[t]->bsums);
+            if (!with_min) isum[t] = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(term, 5)); /* Q6_K: -32 term */
             const __m512 yd = _mm512_set1_ps(a[t]->d);
             acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(p->d[b], yd), _mm512_cvtepi32_ps(isum[t])));
             if (with_min) {
-                k_block k;
-                k.m02 = p->m[b][0], k.m13 = p->m[b][1], k.m46 = p->m[b][2], k.m57 = p->m[b][3];
                 const __m512 dm = _mm512_mul_ps(p->dmin[b], yd);
-                acc[t] = _mm512_sub_ps(acc[t], _mm512_mul_ps(dm, _mm512_cvtepi32_ps(k_msum(&k, a[t]->bsums))));
+                acc[t] = _mm512_sub_ps(acc[t], _mm512_mul_ps(dm, _mm512_cvtepi32_ps(term)));
             }
         }
     }
