@@ -522,6 +522,21 @@ static int packed_toks(qlm_type type, int64_t n_in, const int64_t **toks) {
  * case; float types also on lengths that are not a multiple of any
  * vector (the odd ones row-major only for F16/BF16, which pack pairs of
  * values; F32 packs single values). */
+/* Prompts longer than the matmul driver's token chunk (matmul.c: chunks of
+ * 256, static, then the last one guided) and its one-chunk path at exactly
+ * 256: packed and row-major weights of a 32-, a 256-value and a float
+ * type. */
+static void check_long_prompts(const qlm_ops *ops) {
+    static const qlm_type types[] = {QLM_TYPE_Q4_0, QLM_TYPE_Q5_K, QLM_TYPE_F16};
+    static const int64_t toks[] = {256, 300};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        for (int packed = 0; packed < 2; packed++)
+            for (size_t t = 0; t < 2; t++) {
+                mm_case c = {types[i], 512, 32, toks[t], W_RANDOM, X_RANDOM, packed};
+                check_matmul_case(ops, &c);
+            }
+}
+
 static void check_matmul(const qlm_ops *ops) {
     static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 256, 1280, 2560 + 256, 4096 + 32}, n_toks[] = {1, 3};
     const char *only = getenv("KCHECK_TYPE"); /* one type's matmuls only (while working on its kernels) */
@@ -927,6 +942,7 @@ int main(void) {
      * bounds themselves. */
     for (int t = 0; t < n; t++) {
         check_matmul(tables[t]);
+        check_long_prompts(tables[t]);
         check_bf16_flush(tables[t]);
         check_rmsnorm(tables[t]);
         check_rope(tables[t]);
