@@ -340,8 +340,8 @@ static inline __m512i word_twice(__m512i v, int w) {
  * vpdpwssd against each pair of sums broadcast from memory. With pw_i =
  * (m_i, m_i) it is Q4_K/Q5_K's msum = sum_i m_i (bsums[2i] + bsums[2i + 1]),
  * with pw_i = (sc_2i, sc_2i+1) Q6_K's sum_j sc_j bsums[j], whose -32 times
- * it is the sum of the tile's per-sub-block offsets (exact integers: the
- * same isum). */
+ * it is the sum of the tile's per-sub-block offsets, and with pw_i = (ls_i,
+ * ls_i) IQ4_XS's, -128 times (exact integers: the tiles' isum). */
 static QLM_ALWAYS_INLINE __m512i panel_bsum_term(const __m512i pw[8], const int16_t *bsums) {
     __m512i t[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
     QLM_UNROLL_TILE
@@ -362,6 +362,21 @@ static void panel_decode(int kind, const uint8_t *w, k_panel *p, int b) {
         for (int j = 0; j < 8; j++) {
             sc[j] = sub_scale(&k, j);
             for (int c = 0; c < 8; c++) u[8 * j + c] = sub_quants(w, kind == KIND_Q5_K, j, c);
+        }
+    } else if (kind == KIND_IQ4_XS) {
+        const __m512i lut = _mm512_xor_si512(
+            _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)qlm_kvalues_iq4nl)), _mm512_set1_epi8((char)0x80));
+        const __m512i m4 = _mm512_set1_epi8(0x0f);
+        const __m512i sh = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(w + 32)));
+        const __m512i sl = chunk(w, 0);
+        for (int ib = 0; ib < 8; ib++) {
+            for (int k = 0; k < 4; k++) {
+                const __m512i v = chunk(w, 1 + 4 * ib + k);
+                u[8 * ib + k] = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, m4));
+                u[8 * ib + k + 4] = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+            }
+            sc[ib] = xs_scale(sl, sh, ib);
+            p->pw[b][ib] = word_twice(sc[ib], 0); /* (ls, ls): -32..31 */
         }
     } else { /* Q6_K */
         for (int hq = 0; hq < 8; hq++)
@@ -408,7 +423,8 @@ static QLM_ALWAYS_INLINE void panel_tile(int kind, int64_t b0, int T, const k_pa
         QLM_UNROLL_TILE
         for (int t = 0; t < T; t++) {
             const __m512i term = panel_bsum_term(p->pw[b], a[t]->bsums);
-            if (!with_min) isum[t] = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(term, 5)); /* Q6_K: -32 term */
+            if (!with_min) /* Q6_K: -32 term; IQ4_XS: -128 term */
+                isum[t] = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(term, kind == KIND_Q6_K ? 5 : 7));
             const __m512 yd = _mm512_set1_ps(a[t]->d);
             acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(p->d[b], yd), _mm512_cvtepi32_ps(isum[t])));
             if (with_min) {
@@ -431,6 +447,7 @@ static QLM_ALWAYS_INLINE void panel_tile(int kind, int64_t b0, int T, const k_pa
 PANEL_TILE_OF(panel_tile_q4_k, KIND_Q4_K)
 PANEL_TILE_OF(panel_tile_q5_k, KIND_Q5_K)
 PANEL_TILE_OF(panel_tile_q6_k, KIND_Q6_K)
+PANEL_TILE_OF(panel_tile_iq4_xs, KIND_IQ4_XS)
 
 static QLM_ALWAYS_INLINE void panel_gemm(int kind, const uint8_t *w, int64_t nb, const char *act,
                                          size_t act_stride, int64_t n_tok, float *y, int64_t ldy) {
@@ -442,16 +459,16 @@ static QLM_ALWAYS_INLINE void panel_gemm(int kind, const uint8_t *w, int64_t nb,
         switch (kind) {
         case KIND_Q4_K: QLM_R16_TOKEN_TILES(panel_tile_q4_k, b0, &p, n, act, act_stride, n_tok, y, ldy); break;
         case KIND_Q5_K: QLM_R16_TOKEN_TILES(panel_tile_q5_k, b0, &p, n, act, act_stride, n_tok, y, ldy); break;
-        default: QLM_R16_TOKEN_TILES(panel_tile_q6_k, b0, &p, n, act, act_stride, n_tok, y, ldy); break;
+        case KIND_Q6_K: QLM_R16_TOKEN_TILES(panel_tile_q6_k, b0, &p, n, act, act_stride, n_tok, y, ldy); break;
+        default: QLM_R16_TOKEN_TILES(panel_tile_iq4_xs, b0, &p, n, act, act_stride, n_tok, y, ldy); break;
         }
     }
 }
 
-/* All tokens, 8 at a time (QLM_R16_TOKEN_TILES); prompts by panels but
- * IQ4_XS's, whose lookup decode is cheap enough that its tile was as fast. */
+/* All tokens, 8 at a time (QLM_R16_TOKEN_TILES); prompts by panels. */
 static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const void *act, size_t act_stride,
                                    int64_t n_tok, float *y, int64_t ldy) {
-    if (kind != KIND_IQ4_XS && n_tok >= PANEL_MIN_TOKENS) {
+    if (n_tok >= PANEL_MIN_TOKENS) {
         panel_gemm(kind, w, nb, act, act_stride, n_tok, y, ldy);
         return;
     }
