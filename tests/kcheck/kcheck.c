@@ -545,6 +545,9 @@ static void check_matmul(const qlm_ops *ops) {
         if (!tt || !tt->vec_dot || (only && strcmp(only, qlm_type_name((qlm_type)type)) != 0)) continue;
         for (size_t a = 0; a < sizeof n_ins / sizeof n_ins[0]; a++) {
             if (n_ins[a] % tt->block_size != 0) continue;
+            /* 11 blocks: the 256-value formats' multi-slab prompt panels; the
+             * others have long rows enough (qemu time in make test) */
+            if (n_ins[a] == 2560 + 256 && tt->block_size != QLM_QK_K) continue;
             const row_set rs = rows_for(n_ins[a]);
             const int64_t *ptoks;
             const int n_ptoks = packed_toks((qlm_type)type, n_ins[a], &ptoks);
