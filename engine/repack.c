@@ -32,21 +32,41 @@ static void prefault_writable(const void *data, size_t bytes) {
 #endif
 }
 
-static int pack_one(qlm_tensor *w, int n_threads) {
-    const int64_t n_groups = qlm_tensor_rows(w) / QLM_PACK_ROWS;
-    prefault_writable(w->data, (size_t)qlm_tensor_rows(w) * w->row_bytes);
+/* Converts groups [g0, g1) of 16 rows of src (TQ1_0 rows) into dst's rows
+ * (dst: the TQ2_0 tensor) and packs each group while it is in cache. */
+static void transcode_groups(const qlm_tensor *src, qlm_tensor *dst, int64_t g0, int64_t g1, void *tmp) {
+    const size_t in = QLM_PACK_ROWS * src->row_bytes, out = QLM_PACK_ROWS * dst->row_bytes;
+    for (int64_t g = g0; g < g1; g++) {
+        qlm_tq1_0_to_tq2_0((const char *)src->data + (size_t)g * in, (char *)dst->data + (size_t)g * out,
+                           QLM_PACK_ROWS * src->ne[0]);
+        qlm_pack_groups(dst, (void *)dst->data, g, g + 1, tmp);
+    }
+}
+
+/* Packs dst's 16-row groups over the threads, in contiguous slices (each
+ * thread touches its own pages): in place when src is dst, else each group
+ * transcoded from src first. 0 when a thread could not allocate its group
+ * buffer: its slice is left as it was and the caller fails the load. */
+static int pack_slices(const qlm_tensor *src, qlm_tensor *dst, int n_threads) {
+    const int64_t n_groups = qlm_tensor_rows(dst) / QLM_PACK_ROWS;
     int ok = 1;
 #pragma omp parallel num_threads(n_threads) reduction(&& : ok)
     {
-        void *tmp = malloc(QLM_PACK_ROWS * w->row_bytes);
+        void *tmp = malloc(QLM_PACK_ROWS * dst->row_bytes);
         ok = tmp != NULL;
         const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        /* contiguous slices: each thread touches its own pages */
-        if (tmp) qlm_pack_groups(w, (void *)w->data, n_groups * t / nt, n_groups * (t + 1) / nt, tmp);
+        const int64_t g0 = n_groups * t / nt, g1 = n_groups * (t + 1) / nt;
+        if (tmp && src == dst) qlm_pack_groups(dst, (void *)dst->data, g0, g1, tmp);
+        else if (tmp) transcode_groups(src, dst, g0, g1, tmp);
         free(tmp);
     }
-    /* a thread that could not allocate left its slice as it was: the tensor
-     * is mixed and must not be used; the caller fails the load */
+    return ok;
+}
+
+static int pack_one(qlm_tensor *w, int n_threads) {
+    prefault_writable(w->data, (size_t)qlm_tensor_rows(w) * w->row_bytes);
+    const int ok = pack_slices(w, w, n_threads);
+    /* a failed slice leaves the tensor mixed: it must not be used */
     if (ok) w->layout = QLM_LAYOUT_R16;
     return ok;
 }
@@ -76,44 +96,25 @@ static void *alloc_owned(qlm_model *m, qlm_owned_weight o, int cap) {
     return o.data;
 }
 
-/* Converts groups [g0, g1) of 16 rows of src (TQ1_0 rows) into dst's rows
- * (dst: the TQ2_0 tensor) and packs each group while it is in cache. */
-static void transcode_groups(const qlm_tensor *src, qlm_tensor *dst, int64_t g0, int64_t g1, void *tmp) {
-    const size_t in = QLM_PACK_ROWS * src->row_bytes, out = QLM_PACK_ROWS * dst->row_bytes;
-    for (int64_t g = g0; g < g1; g++) {
-        qlm_tq1_0_to_tq2_0((const char *)src->data + (size_t)g * in, (char *)dst->data + (size_t)g * out,
-                           QLM_PACK_ROWS * src->ne[0]);
-        qlm_pack_groups(dst, (void *)dst->data, g, g + 1, tmp);
-    }
-}
-
 /* w (TQ1_0 rows) becomes a packed TQ2_0 tensor in a buffer the model owns,
- * threads taking contiguous slices of groups as pack_one's. The file's copy
+ * threads taking contiguous slices of groups (pack_slices). The file's copy
  * is then dropped (gguf_discard), so the load peaks near the TQ2_0 weights
  * plus one TQ1_0 tensor rather than both formats of every weight. */
 static qlm_status transcode_tq1_0(qlm_model *m, qlm_tensor *w, int cap) {
     qlm_tensor t = *w;
     t.type = QLM_TYPE_TQ2_0;
     t.row_bytes = qlm_row_size(QLM_TYPE_TQ2_0, w->ne[0]);
-    const int64_t rows = qlm_tensor_rows(w), n_groups = rows / QLM_PACK_ROWS;
+    const int64_t rows = qlm_tensor_rows(w);
     const size_t bytes = (size_t)rows * t.row_bytes, file_bytes = (size_t)rows * w->row_bytes;
     const qlm_owned_weight o = {.name = w->name, .type = t.type, .bytes = bytes, .file_bytes = file_bytes};
     if (!(t.data = alloc_owned(m, o, cap)))
         return qlm_err(&m->err, QLM_ERR_NOMEM, "%s: out of memory transcoding %s to TQ2_0 (%zu bytes)",
                        m->path, w->name, bytes);
     prefault_writable(t.data, bytes);
-    int ok = 1;
-#pragma omp parallel num_threads(m->n_threads) reduction(&& : ok)
-    {
-        void *tmp = malloc(QLM_PACK_ROWS * t.row_bytes);
-        ok = tmp != NULL;
-        const int nt = omp_get_num_threads(), i = omp_get_thread_num();
-        if (tmp) transcode_groups(w, &t, n_groups * i / nt, n_groups * (i + 1) / nt, tmp);
-        free(tmp);
-    }
-    /* a failed thread left its slice unconverted: w is untouched (still the
-     * file's rows) and the caller fails the load */
-    if (!ok) return qlm_err(&m->err, QLM_ERR_NOMEM, "%s: out of memory transcoding %s", m->path, w->name);
+    /* a failed slice is left unconverted: w is untouched (still the file's
+     * rows) and the caller fails the load */
+    if (!pack_slices(w, &t, m->n_threads))
+        return qlm_err(&m->err, QLM_ERR_NOMEM, "%s: out of memory transcoding %s", m->path, w->name);
     gguf_discard(m->gguf, w->data, file_bytes);
     t.layout = QLM_LAYOUT_R16;
     *w = t;

@@ -420,7 +420,6 @@ void qlm_cpu_round_f16_avx2(float *x, int64_t n) {
     qlm_cpu_round_f16_ref(x + i, n - i);
 }
 
-/* h = silu(gate) * up with the reference's exp and operation order. */
 /* The reference's lane order (ref.c): partial sum j of the squares of
  * x[8i + j], lanes 0-3 in lo and 4-7 in hi. */
 void qlm_cpu_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps) {
@@ -442,6 +441,7 @@ void qlm_cpu_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n,
     for (; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
+/* h = silu(gate) * up with the reference's exp and operation order. */
 void qlm_cpu_swiglu_avx2(float *h, const float *gate, const float *up, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
