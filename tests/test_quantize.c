@@ -201,13 +201,14 @@ static spread read_spread(const char *type) {
     return s;
 }
 
-/* The steps before llama.cpp's first margin below tie: all must match. */
+/* The steps before llama.cpp's first margin below tie (of those followed):
+ * all must match. */
 static int sure_steps(const char *greedy, double tie) {
     double v[2 * OC_N_GREEDY];
     oc_read_pairs(greedy, v, OC_N_GREEDY);
-    for (int i = 0; i < OC_N_GREEDY; i++)
+    for (int i = 0; i < OC_STEPS; i++)
         if (v[2 * i + 1] < tie) return i;
-    return OC_N_GREEDY;
+    return OC_STEPS;
 }
 
 static void check_tokens(const char *path, const char *type) {
@@ -232,7 +233,7 @@ static void check_tokens(const char *path, const char *type) {
     fprintf(stderr,
             "quantize %s: %d/%d greedy tokens as llama.cpp's (%d required: margins below %.2f may part)%s; "
             "top-10 shift %+.3f (limit %.2f), residual %.3f (limit %.2f)\n",
-            type, r.matched, OC_N_GREEDY, need, o.tie_margin, r.matched < OC_N_GREEDY ? ", then a near-tie" : "",
+            type, r.matched, OC_STEPS, need, o.tie_margin, r.matched < OC_STEPS ? ", then a near-tie" : "",
             r.shift, o.shift_tol, r.max_residual, o.logit_tol);
     /* oc_check already failed on any earlier difference; said once more as the requirement */
     cr_expect_geq(r.matched, need, "%s: %d tokens matched, fewer than the %d before llama.cpp's first margin < %.2f",
