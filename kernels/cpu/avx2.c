@@ -469,16 +469,16 @@ void qlm_cpu_geglu_avx2(float *h, const float *gate, const float *up, int64_t n)
 }
 
 /* The reference's lane order (ref.c, dot16_kv): lanes 0-7 in a, 8-15 in b,
- * multiplies and adds separate, then the same pairwise fold. */
+ * fused multiply-adds from 0, then the same pairwise fold. */
 static float dot_f16_row(const float *q, const uint16_t *k, int head_dim) {
     __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
     int d = 0;
     for (; d + 16 <= head_dim; d += 16) {
-        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_loadu_ps(q + d), load8_f16(k + d)));
-        b = _mm256_add_ps(b, _mm256_mul_ps(_mm256_loadu_ps(q + d + 8), load8_f16(k + d + 8)));
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8_f16(k + d), a);
+        b = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), load8_f16(k + d + 8), b);
     }
     if (d < head_dim) /* head_dim % 16 == 8: the tail feeds lanes 0-7 */
-        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_loadu_ps(q + d), load8_f16(k + d)));
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8_f16(k + d), a);
     const __m256 s8 = _mm256_add_ps(a, b);                                                   /* j + j+8 */
     const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1)); /* + 4 */
     const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                                  /* + 2 */
@@ -499,7 +499,7 @@ static void weighted_v_f16(float *out, const float *scores, const uint16_t *v, i
             const __m256 w = _mm256_set1_ps(scores[p]);
             const uint16_t *vp = v + p * stride + d0;
             for (int j = 0; j < nv; j++)
-                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(w, load8_f16(vp + 8 * j))); /* as the reference */
+                acc[j] = _mm256_fmadd_ps(w, load8_f16(vp + 8 * j), acc[j]); /* as the reference */
         }
         for (int j = 0; j < nv; j++)
             _mm256_storeu_ps(out + d0 + 8 * j, acc[j]);

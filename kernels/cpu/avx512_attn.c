@@ -4,8 +4,9 @@
  * is 4 registers, so the whole group's accumulators stay in registers.
  *
  * Bit for bit the reference (ref.c): q.k in 16 lanes (element i to lane
- * i % 16, multiply then add) folded j+8, +4, +2, +1; the reference softmax
- * order; each output summed over positions in order, multiply then add.
+ * i % 16, fused multiply-adds from 0) folded j+8, +4, +2, +1; the reference
+ * softmax order; each output summed over positions in order, fused
+ * multiply-adds from 0.
  * Other head sizes and F32 caches use the AVX2 kernel per head. */
 #include <immintrin.h>
 #include <math.h>
@@ -28,10 +29,10 @@ static inline float fold16(__m512 v) {
 /* q . k of one head (q in 4 registers) against a widened 64-value K row,
  * the reference's per-lane products and sums, before the fold. */
 static inline __m512 qk_lanes(const __m512 q[4], const float *k) {
-    __m512 a = _mm512_mul_ps(q[0], _mm512_loadu_ps(k));
-    a = _mm512_add_ps(a, _mm512_mul_ps(q[1], _mm512_loadu_ps(k + 16)));
-    a = _mm512_add_ps(a, _mm512_mul_ps(q[2], _mm512_loadu_ps(k + 32)));
-    return _mm512_add_ps(a, _mm512_mul_ps(q[3], _mm512_loadu_ps(k + 48)));
+    __m512 a = _mm512_fmadd_ps(q[0], _mm512_loadu_ps(k), _mm512_setzero_ps());
+    a = _mm512_fmadd_ps(q[1], _mm512_loadu_ps(k + 16), a);
+    a = _mm512_fmadd_ps(q[2], _mm512_loadu_ps(k + 32), a);
+    return _mm512_fmadd_ps(q[3], _mm512_loadu_ps(k + 48), a);
 }
 
 /* One fold level for 16 registers at once: lanes of a and b that are
@@ -88,9 +89,8 @@ static void scores64(float *scores, const float *q, int n, const uint16_t *k, in
     }
 }
 
-/* out[h] = sum_p scores[h][p] v[p] for n heads of 64 dims. The reference
- * starts each sum at 0 and adds every term; 0 + t == t, so starting from the
- * first term is the same. */
+/* out[h] = sum_p scores[h][p] v[p] for n heads of 64 dims, from 0 as the
+ * reference. */
 static void weighted64(float *out, const float *scores, int n, const uint16_t *v, int64_t n_kv, int64_t stride) {
     __m512 acc[MAX_GROUP][4];
     for (int h = 0; h < n; h++)
@@ -100,10 +100,10 @@ static void weighted64(float *out, const float *scores, int n, const uint16_t *v
         const __m512 v0 = load16_h(vp), v1 = load16_h(vp + 16), v2 = load16_h(vp + 32), v3 = load16_h(vp + 48);
         for (int h = 0; h < n; h++) {
             const __m512 s = _mm512_set1_ps(scores[h * n_kv + p]);
-            acc[h][0] = _mm512_add_ps(acc[h][0], _mm512_mul_ps(s, v0));
-            acc[h][1] = _mm512_add_ps(acc[h][1], _mm512_mul_ps(s, v1));
-            acc[h][2] = _mm512_add_ps(acc[h][2], _mm512_mul_ps(s, v2));
-            acc[h][3] = _mm512_add_ps(acc[h][3], _mm512_mul_ps(s, v3));
+            acc[h][0] = _mm512_fmadd_ps(s, v0, acc[h][0]);
+            acc[h][1] = _mm512_fmadd_ps(s, v1, acc[h][1]);
+            acc[h][2] = _mm512_fmadd_ps(s, v2, acc[h][2]);
+            acc[h][3] = _mm512_fmadd_ps(s, v3, acc[h][3]);
         }
     }
     for (int h = 0; h < n; h++)

@@ -109,17 +109,16 @@ void qlm_cpu_softmax_ref(float *scores, int64_t n, int round_f16) {
 }
 
 /* q . k in the lane order every SIMD table reproduces bit for bit: element
- * i goes to partial sum i % 16 (a multiply, then an add), and the 16 partial
- * sums are folded pairwise, j + j+8, then + 4, + 2, + 1 (how a 512-bit
- * register, or two 256-bit ones, reduce). A model this small amplifies any
- * rounding difference in attention into logit changes of several tenths, so
- * the tables agree exactly rather than approximately. */
+ * i goes to partial sum i % 16 (a fused multiply-add, one rounding, as
+ * ggml's F16 dot), and the 16 partial sums are folded pairwise, j + j+8,
+ * then + 4, + 2, + 1 (how a 512-bit register, or two 256-bit ones, reduce).
+ * A model this small amplifies any rounding difference in attention into
+ * logit changes of several tenths, so the tables agree exactly rather than
+ * approximately. Every SIMD level the tables use has a fused multiply-add
+ * (AVX2's level requires FMA; NEON's fmla), and fmaf is the same operation. */
 static float dot16_kv(const float *q, const void *k, qlm_type kv_type, int64_t base, int n) {
     float lane[16] = {0};
-    for (int d = 0; d < n; d++) {
-        const float p = q[d] * kv_at(k, kv_type, base + d);
-        lane[d % 16] += p;
-    }
+    for (int d = 0; d < n; d++) lane[d % 16] = fmaf(q[d], kv_at(k, kv_type, base + d), lane[d % 16]);
     for (int w = 8; w >= 1; w /= 2)
         for (int j = 0; j < w; j++) lane[j] += lane[j + w];
     return lane[0];
@@ -129,7 +128,8 @@ static float dot16_kv(const float *q, const void *k, qlm_type kv_type, int64_t b
  * then the weighted sum of V. With an F16 cache Q arrives rounded to F16 and
  * the probabilities are rounded too; mirroring ggml's conversions keeps our
  * logits within llama.cpp's own rounding noise. scores: n_kv floats of
- * scratch. Each output sums its positions in order (multiply, then add). */
+ * scratch. Each output sums its positions in order, a fused multiply-add
+ * each from 0. */
 void qlm_cpu_attention_head_ref(float *out, const float *q, const void *k, const void *v,
                                 qlm_type kv_type, int64_t n_kv, int64_t stride, int head_dim,
                                 float scale, float *scores) {
@@ -137,10 +137,7 @@ void qlm_cpu_attention_head_ref(float *out, const float *q, const void *k, const
     qlm_cpu_softmax_ref(scores, n_kv, kv_type == QLM_TYPE_F16);
     for (int d = 0; d < head_dim; d++) {
         float acc = 0.0f;
-        for (int64_t p = 0; p < n_kv; p++) {
-            const float t = scores[p] * kv_at(v, kv_type, p * stride + d);
-            acc += t;
-        }
+        for (int64_t p = 0; p < n_kv; p++) acc = fmaf(scores[p], kv_at(v, kv_type, p * stride + d), acc);
         out[d] = acc;
     }
 }
