@@ -114,4 +114,21 @@ static inline __m256 qb_dot_i8_i8(__m256i x, __m256i y) {
         }                                                                                                    \
     }
 
+/* Q3_K's 16 6-bit sub-block scales minus 32, as int8, unpacked in
+ * registers (kquants_scales.h's qlm_q3_k_unpack, four 32-bit lanes at once:
+ * low nibbles of bytes 0-7 shifted by 0 or 4, top bits of bytes 8-11
+ * shifted by 0, 2, 4, 6). Going through memory instead, the four 32-bit
+ * stores and the 16-byte load after them missed store forwarding, a stall
+ * that made the row kernels 3x slower. Reads exactly the 12 bytes. */
+static inline __m128i qlm_q3_k_scales_avx2(const uint8_t *packed) {
+    int32_t hi;
+    memcpy(&hi, packed + 8, 4);
+    const __m128i lo8 = _mm_loadl_epi64((const __m128i *)packed);
+    const __m128i lo = _mm_srlv_epi32(_mm_unpacklo_epi64(lo8, lo8), _mm_setr_epi32(0, 0, 4, 4));
+    const __m128i top = _mm_srlv_epi32(_mm_set1_epi32(hi), _mm_setr_epi32(0, 2, 4, 6));
+    const __m128i sc = _mm_or_si128(_mm_and_si128(lo, _mm_set1_epi8(0x0f)),
+                                    _mm_slli_epi32(_mm_and_si128(top, _mm_set1_epi8(0x03)), 4));
+    return _mm_sub_epi8(sc, _mm_set1_epi8(32));
+}
+
 #endif

@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "avx2_blocks.h"
 #include "kernels.h"
 #include "kquants_scales.h"
 
@@ -79,28 +80,29 @@ static QLM_ALWAYS_INLINE float q2_k_term(const qlm_block_q2_k *x, const qlm_bloc
 
 /* ==================================================================== Q3_K */
 
-/* The 16 6-bit scales minus 32 as int8 (kquants_scales.h). */
-static inline __m128i q3_k_scales(const uint8_t *packed) {
-    uint32_t u[4];
-    qlm_q3_k_unpack(packed, u);
-    return _mm_sub_epi8(_mm_loadu_si128((const __m128i *)u), _mm_set1_epi8(32));
+/* 4 in each byte whose hmask bit k (0..7) is set: the bit shifted to bit 2
+ * within its byte. 16-bit shifts by at most 5 right or 2 left move no bit
+ * that the mask keeps across a byte boundary. (A per-bit broadcast and
+ * compare cost the row kernel 2.5x: with the unrolled loop's constants the
+ * 16 AVX2 registers spilled.) */
+static inline __m256i hmask_four(__m256i hm, int k) {
+    const __m256i b = k >= 2 ? _mm256_srli_epi16(hm, k - 2) : _mm256_slli_epi16(hm, 2 - k);
+    return _mm256_and_si256(b, _mm256_set1_epi8(4));
 }
 
 /* isum = sum_j sc_j sum((u - 4) a) = sum_j sc_j sum(u a) - 4 sum_j sc_j
  * bsums_j, u = q + 4 = the two low bits plus 4 x the hmask bit. */
 static QLM_ALWAYS_INLINE float q3_k_term(const qlm_block_q3_k *x, const qlm_block_q8_k *y) {
-    const __m256i sc16 = _mm256_cvtepi8_epi16(q3_k_scales(x->scales));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(qlm_q3_k_scales_avx2(x->scales));
     __m256i acc = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 2);
     acc = _mm256_sub_epi32(_mm256_setzero_si256(), acc);
-    const __m256i hm = load256(x->hmask), four = _mm256_set1_epi8(4);
+    const __m256i hm = load256(x->hmask);
     UNROLL
     for (int h = 0; h < 2; h++) {
         const __m256i q = load256(x->qs + 32 * h), half = half_scales(sc16, h);
         UNROLL
         for (int s = 0; s < 4; s++) {
-            const __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + s)));
-            const __m256i hb = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit), four);
-            const __m256i u = _mm256_or_si256(two_bits(q, s), hb);
+            const __m256i u = _mm256_or_si256(two_bits(q, s), hmask_four(hm, 4 * h + s));
             const __m256i p = _mm256_maddubs_epi16(u, load256(y->qs + 128 * h + 32 * s));
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, pair_scales(half, s)));
         }

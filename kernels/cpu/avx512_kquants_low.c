@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "avx2_blocks.h"
 #include "kernels.h"
 #include "kquants_scales.h"
 
@@ -78,17 +79,10 @@ static QLM_ALWAYS_INLINE float q2_k_term(const qlm_block_q2_k *x, const qlm_bloc
 
 /* ==================================================================== Q3_K */
 
-/* The 16 6-bit scales minus 32 as int8 (kquants_scales.h). */
-static inline __m128i q3_k_scales(const uint8_t *packed) {
-    uint32_t u[4];
-    qlm_q3_k_unpack(packed, u);
-    return _mm_sub_epi8(_mm_loadu_si128((const __m128i *)u), _mm_set1_epi8(32));
-}
-
 /* u = q + 4: the two low bits, plus 4 where the hmask bit of the value's
  * group (4h + s for the 32 values 128h + 32s..) is set. */
 static QLM_ALWAYS_INLINE float q3_k_term(const qlm_block_q3_k *x, const qlm_block_q8_k *y) {
-    const __m256i sc16 = _mm256_cvtepi8_epi16(q3_k_scales(x->scales));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(qlm_q3_k_scales_avx2(x->scales));
     const int corr = hsum256_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)));
     const __m512i hm = _mm512_broadcast_i64x4(load256(x->hmask)), four = _mm512_set1_epi8(4);
     __m512i acc = _mm512_setzero_si512();
