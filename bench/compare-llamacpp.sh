@@ -26,8 +26,16 @@ MODELS=("$@")
 
 log() { echo "compare: $*" >&2; }
 
+# GGML_NATIVE builds for the CPU it is built on (-march=native): a cached
+# build from another CPU (the cache outlives machines) may use instructions
+# this one lacks, or miss ones it has, so the build is redone when the CPU's
+# model name and flags differ from the ones stamped at build time.
+cpu_stamp() { grep -m2 -E '^(model name|flags)' /proc/cpuinfo 2>/dev/null | md5sum | cut -d' ' -f1; }
+
 build_llama_cpp() {
-    [ -x "$LLAMA_BENCH" ] && return
+    local stamp=$LLAMA_DIR/build/qlm-cpu-stamp
+    [ -x "$LLAMA_BENCH" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$(cpu_stamp)" ] && return
+    [ -x "$LLAMA_BENCH" ] && log "llama-bench was built for another CPU: rebuilding" && rm -rf "$LLAMA_DIR/build"
     log "building llama-bench from llama-cpp-python $VERSION into $LLAMA_DIR (a few minutes)"
     local dl=$CACHE/dl
     mkdir -p "$dl" "$LLAMA_DIR"
@@ -38,6 +46,7 @@ build_llama_cpp() {
     cmake -S "$LLAMA_DIR/src" -B "$LLAMA_DIR/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
         -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >&2
     cmake --build "$LLAMA_DIR/build" --target llama-bench -j "$(nproc)" >&2
+    cpu_stamp >"$stamp"
 }
 
 # "test avg_ts" lines from either engine's JSON (one object per result).
