@@ -82,9 +82,8 @@ static QLM_ALWAYS_INLINE float q2_k_term(const qlm_block_q2_k *x, const qlm_bloc
 
 /* 4 in each byte whose hmask bit k (0..7) is set: the bit shifted to bit 2
  * within its byte. 16-bit shifts by at most 5 right or 2 left move no bit
- * that the mask keeps across a byte boundary. (A per-bit broadcast and
- * compare cost the row kernel 2.5x: with the unrolled loop's constants the
- * 16 AVX2 registers spilled.) */
+ * that the mask keeps across a byte boundary: two operations where a
+ * broadcast bit, an and, a compare and an and took four. */
 static inline __m256i hmask_four(__m256i hm, int k) {
     const __m256i b = k >= 2 ? _mm256_srli_epi16(hm, k - 2) : _mm256_slli_epi16(hm, 2 - k);
     return _mm256_and_si256(b, _mm256_set1_epi8(4));
