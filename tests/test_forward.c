@@ -193,7 +193,7 @@ static int greedy_with(const char *table, const int32_t *prompt, size_t n_prompt
 Test(forward, every_kernel_table_matches_ref, .timeout = 600) {
     const qlm_ops *tables[16];
     const int n_tables = qlm_ops_list(tables, 16);
-    int32_t prompt[1024], ref[32], got[32];
+    int32_t prompt[1024], ref[N_TABLE_STEPS], got[N_TABLE_STEPS];
     const size_t n_prompt = oc_read_ids(ORACLE ".0.prompt_tokens", prompt, 1024);
     float *ref_logits = malloc(sizeof(float) * 65536), *logits = malloc(sizeof(float) * 65536);
     const int n_vocab = greedy_with("ref", prompt, n_prompt, ref, ref_logits);

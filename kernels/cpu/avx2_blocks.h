@@ -119,7 +119,7 @@ static inline __m256 qb_dot_i8_i8(__m256i x, __m256i y) {
  * low nibbles of bytes 0-7 shifted by 0 or 4, top bits of bytes 8-11
  * shifted by 0, 2, 4, 6). Going through memory instead, the four 32-bit
  * stores and the 16-byte load after them missed store forwarding, a stall
- * that made the row kernels 3x slower. Reads exactly the 12 bytes. */
+ * that made the AVX2 row kernel 2.6x slower. Reads exactly the 12 bytes. */
 static inline __m128i qlm_q3_k_scales_avx2(const uint8_t *packed) {
     int32_t hi;
     memcpy(&hi, packed + 8, 4);

@@ -517,11 +517,6 @@ static int packed_toks(qlm_type type, int64_t n_in, const int64_t **toks) {
     return 6;
 }
 
-/* Every type the type table can compute (a vec_dot), on odd block counts,
- * one and three tokens (packed: packed_toks), every weight x activation
- * case; float types also on lengths that are not a multiple of any
- * vector (the odd ones row-major only for F16/BF16, which pack pairs of
- * values; F32 packs single values). */
 /* Prompts longer than the matmul driver's token chunk (matmul.c: chunks of
  * 256, static, then the last one guided) and its one-chunk path at exactly
  * 256: packed and row-major weights of a 32-, a 256-value and a float
@@ -537,6 +532,11 @@ static void check_long_prompts(const qlm_ops *ops) {
             }
 }
 
+/* Every type the type table can compute (a vec_dot), on odd block counts,
+ * one and three tokens (packed: packed_toks), every weight x activation
+ * case; float types also on lengths that are not a multiple of any
+ * vector (the odd ones row-major only for F16/BF16, which pack pairs of
+ * values; F32 packs single values). */
 static void check_matmul(const qlm_ops *ops) {
     static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 256, 1280, 2560 + 256, 4096 + 32}, n_toks[] = {1, 3};
     const char *only = getenv("KCHECK_TYPE"); /* one type's matmuls only (while working on its kernels) */
