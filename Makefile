@@ -38,7 +38,7 @@ LIB_C    := $(sort $(wildcard engine/*.c models/*.c tokenizer/*.c kernels/cpu/*.
 # or AArch64 (getauxval, the NEON tables); anything else gets the generic
 # probe and the scalar reference only. $(call cpu_drop,TRIPLET): the files
 # kernels/cpu/*.c that a compiler for TRIPLET must not build.
-X86_ONLY := $(wildcard kernels/cpu/avx2*.c kernels/cpu/avx512*.c) kernels/cpu/cpu_features_x86.c
+X86_ONLY := $(wildcard kernels/cpu/avx2*.c kernels/cpu/avx512*.c kernels/cpu/amx*.c) kernels/cpu/cpu_features_x86.c
 ARM_ONLY := $(wildcard kernels/cpu/neon*.c) kernels/cpu/cpu_features_arm.c
 cpu_drop = $(if $(findstring x86_64,$(1)),$(ARM_ONLY) kernels/cpu/cpu_features_generic.c,$(if \
              $(findstring aarch64,$(1)),$(X86_ONLY) kernels/cpu/cpu_features_generic.c,$(X86_ONLY) $(ARM_ONLY)))
@@ -86,6 +86,8 @@ AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx
 $(BUILD)/kernels/cpu/avx2.o: CFLAGS += $(AVX2_FLAGS)
 $(BUILD)/kernels/cpu/avx2_%.o: CFLAGS += $(AVX2_FLAGS) -O3
 $(BUILD)/kernels/cpu/avx512.o $(BUILD)/kernels/cpu/avx512_%.o: CFLAGS += $(AVX512_FLAGS) -O3
+# amx*.c: the AMX table's tiles (AVX-512 plus AMX's tile and int8 instructions)
+$(BUILD)/kernels/cpu/amx.o $(BUILD)/kernels/cpu/amx_%.o: CFLAGS += $(AVX512_FLAGS) -mamx-tile -mamx-int8 -O3
 # neon.c is baseline armv8-a (every AArch64 CPU); neon_dotprod.c is the same
 # source with SDOT, used only where the CPU reports it.
 $(BUILD)/kernels/cpu/neon_dotprod.o $(BUILD)/kernels/cpu/neon_dotprod_%.o: CFLAGS += -march=armv8.2-a+dotprod

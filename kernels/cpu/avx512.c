@@ -425,6 +425,8 @@ static const qlm_cpu_kernels kernels = {
     .quantize_act8 = quantize_act8_avx512,
 };
 
+void qlm_quantize_act8_avx512(const float *x, void *dst, int64_t n) { quantize_act8_avx512(x, dst, n); }
+
 QLM_CPU_MATMUL_ENTRY_POINTS(avx512, kernels)
 
 /* The reference's lane order (ref.c): partial sum j of the squares of

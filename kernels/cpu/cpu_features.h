@@ -24,7 +24,11 @@ enum {
     /* AArch64 (HWCAP_ASIMD, HWCAP_ASIMDDP, HWCAP2_I8MM) */
     QLM_CPU_NEON = 1u << 10,
     QLM_CPU_DOTPROD = 1u << 11,
-    QLM_CPU_I8MM = 1u << 12
+    QLM_CPU_I8MM = 1u << 12,
+    /* Intel AMX tiles with int8 / bf16 dot products (CPUID, XCR0's tile
+     * state, and on Linux the per-process permission arch_prctl grants) */
+    QLM_CPU_AMXINT8 = 1u << 13,
+    QLM_CPU_AMXBF16 = 1u << 14
 };
 
 /* Feature bits (QLM_CPU_*) usable here: the instruction set is present and the

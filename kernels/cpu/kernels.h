@@ -157,6 +157,11 @@ void qlm_cpu_matmul_n(const qlm_cpu_kernels *k, const qlm_tensor *const *w, floa
         qlm_cpu_matmul_n(&(KERNELS), w, y, n, x, n_tok, scratch, n_threads);                                 \
     }
 
+/* The AVX-512 table (avx512.c), which the AMX table (amx.c) extends, and
+ * its act8 quantizer. */
+extern const qlm_ops qlm_ops_avx512;
+void qlm_quantize_act8_avx512(const float *x, void *dst, int64_t n);
+
 void qlm_quantize_bf16_avx2(const float *x, void *dst, int64_t n);
 void qlm_dot_f32_avx2(int64_t n, float *s, const void *x, const void *y);
 void qlm_dot_f16_avx2(int64_t n, float *s, const void *x, const void *y);
@@ -301,6 +306,16 @@ void qlm_gemm_r16_q6_k_avx512(const void *w, int64_t nb, const void *act, size_t
                               float *y, int64_t ldy);
 void qlm_gemm_r16_iq4_xs_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                                 float *y, int64_t ldy);
+/* AMX panels of the packed K-quants (amx_kquants.c): 16 tokens at a time
+ * through the tiles, the rest through the AVX-512 kernels. */
+void qlm_gemm_r16_q4_k_amx(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy);
+void qlm_gemm_r16_q5_k_amx(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy);
+void qlm_gemm_r16_q6_k_amx(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy);
+void qlm_gemm_r16_iq4_xs_amx(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
+                             float *y, int64_t ldy);
 /* Packed F32 (x F32), F16 (x F32) and BF16 (x BF16) outer-product tiles
  * (avx512_r16_float.c). */
 void qlm_gemm_r16_f32_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,

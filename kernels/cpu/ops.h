@@ -69,8 +69,9 @@ typedef struct qlm_ops {
 /* The scalar reference table (kernels/cpu/ref.c). */
 extern const qlm_ops qlm_ops_ref;
 
-/* Picks the best table this CPU runs (avx512 > avx2 > ref; neon-dot > neon
- * > ref on AArch64); QLM_CPU=ref|avx2|avx512|neon|neon-dot forces one. */
+/* Picks the best table this CPU runs (amx > avx512 > avx2 > ref; neon-dot >
+ * neon > ref on AArch64); QLM_CPU=ref|avx2|avx512|amx|neon|neon-dot forces
+ * one. */
 const qlm_ops *qlm_ops_select(void);
 
 /* The same, and *note says why QLM_CPU was not honoured (an unknown name or

@@ -1,6 +1,6 @@
-/* select.c - picks the kernel table: the best one this CPU runs (avx512 >
- * avx2 > ref), or the one QLM_CPU=ref|avx2|avx512 names. The environment is
- * read on every call (cheap; it happens at model load), so a process may
+/* select.c - picks the kernel table: the best one this CPU runs (amx >
+ * avx512 > avx2 > ref), or the one QLM_CPU=ref|avx2|avx512|amx names. The
+ * environment is read on every call (cheap; it happens at model load), so a process may
  * load models under different settings; only the CPU probe is cached. */
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +31,7 @@ const qlm_ops *qlm_ops_select_note(const char **note) {
         *note = "QLM_CPU names kernels this CPU (or OS) cannot run; using the best available";
         return best_table(tables, n, features);
     }
-    *note = "QLM_CPU is not one of ref, avx2, avx512, neon, neon-dot (or not built for this architecture); "
+    *note = "QLM_CPU is not one of ref, avx2, avx512, amx, neon, neon-dot (or not built for this architecture); "
             "using the best available";
     return best_table(tables, n, features);
 }

@@ -494,12 +494,13 @@ static row_set rows_for(int64_t n_in) {
  * tokens (2 or 8 so far), each tail size its own instance: so besides 1 and
  * 3, exactly one tile of 8, then a tile and tails of 1, 5 and (after two
  * tiles) 7. The long rows, where the kernels also split the blocks into
- * batches, take 1 and 9 (a full tile and a tail, over many batches).
+ * batches, take 1, 9 (a full tile and a tail, over many batches) and 17
+ * (the AMX tiles' group of 16 and a tail, over several slabs: amx.c).
  * F16's tiles are 12 tokens, F32's and BF16's 16 (avx512_r16_float.c): for
  * them tails of 11 and 15 alone and after tiles, exact tiles and tiles
  * plus 1, and in long rows a tile and a tail for both. */
 static int packed_toks(qlm_type type, int64_t n_in, const int64_t **toks) {
-    static const int64_t all[] = {1, 3, 8, 9, 13, 23}, long_rows[] = {1, 9};
+    static const int64_t all[] = {1, 3, 8, 9, 13, 23}, long_rows[] = {1, 9, 17};
     /* 256-value formats' prompt panels (32 tokens or more, slabs of 4 or 8
      * blocks, avx512_r16_kquants*.c) in long rows: four tiles and a tail */
     static const int64_t long_k[] = {1, 9, 37};
@@ -511,7 +512,7 @@ static int packed_toks(qlm_type type, int64_t n_in, const int64_t **toks) {
     if (n_in > 1024) {
         const int k = qlm_type_traits_get(type)->block_size == QLM_QK_K;
         *toks = k ? long_k : long_rows;
-        return k ? 3 : 2;
+        return 3;
     }
     *toks = all;
     return 6;
