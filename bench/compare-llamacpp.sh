@@ -9,7 +9,8 @@
 # usage: bench/compare-llamacpp.sh [PRESET:TYPE | FILE.gguf ...]   (default llama-110m:q4_0)
 #   a FILE.gguf argument (a real model) is run as it is
 #   env: THREADS (2), PP (512), TG (64), REPS (3), QLM_BENCH (bench/bench),
-#        LLAMA_CPP_PY_VERSION (0.3.36), QLM_CACHE (${XDG_CACHE_HOME:-$HOME/.cache}/qlm)
+#        LLAMA_CPP_PY_VERSION (0.3.36), QLM_CACHE (${XDG_CACHE_HOME:-$HOME/.cache}/qlm),
+#        LLAMA_NO_AMX (unset: 1 builds llama.cpp without AMX; see smoke_test)
 set -euo pipefail
 
 THREADS=${THREADS:-2}
@@ -32,10 +33,19 @@ log() { echo "compare: $*" >&2; }
 # model name and flags differ from the ones stamped at build time.
 cpu_stamp() { grep -m2 -E '^(model name|flags)' /proc/cpuinfo 2>/dev/null | md5sum | cut -d' ' -f1; }
 
+# -march=native compiles in ggml's AMX kernels where the CPU has AMX. On an
+# Emerald Rapids VM they died with SIGILL at their first tile instruction
+# (ggml_backend_amx_mul_mat, llama-cpp-python 0.3.36), so where llama-bench
+# fails its smoke test it is rebuilt with AMX off (the ISA flags' -mno-amx-*
+# override -march=native's) and compared with its AVX-512 kernels.
+NO_AMX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+build_stamp() { echo "$(cpu_stamp) no-amx=${LLAMA_NO_AMX:-0}"; }
+
 build_llama_cpp() {
     local stamp=$LLAMA_DIR/build/qlm-cpu-stamp
-    [ -x "$LLAMA_BENCH" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$(cpu_stamp)" ] && return
-    [ -x "$LLAMA_BENCH" ] && log "llama-bench was built for another CPU: rebuilding" && rm -rf "$LLAMA_DIR/build"
+    [ -x "$LLAMA_BENCH" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$(build_stamp)" ] && return
+    [ -x "$LLAMA_BENCH" ] && log "llama-bench was built for another CPU or AMX setting: rebuilding" &&
+        rm -rf "$LLAMA_DIR/build"
     log "building llama-bench from llama-cpp-python $VERSION into $LLAMA_DIR (a few minutes)"
     local dl=$CACHE/dl
     mkdir -p "$dl" "$LLAMA_DIR"
@@ -43,10 +53,24 @@ build_llama_cpp() {
         python3 -m pip download --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$dl" >&2
     tar -xzf "$dl/llama_cpp_python-$VERSION.tar.gz" -C "$dl"
     rm -rf "$LLAMA_DIR/src" && mv "$dl/llama_cpp_python-$VERSION/vendor/llama.cpp" "$LLAMA_DIR/src"
+    local flags=""
+    [ "${LLAMA_NO_AMX:-0}" = 1 ] && flags=$NO_AMX_FLAGS
     cmake -S "$LLAMA_DIR/src" -B "$LLAMA_DIR/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
-        -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >&2
+        -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+        "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_CXX_FLAGS=$flags" >&2
     cmake --build "$LLAMA_DIR/build" --target llama-bench -j "$(nproc)" >&2
-    cpu_stamp >"$stamp"
+    build_stamp >"$stamp"
+}
+
+# A 32-token prompt on the model at $1 (one a prompt run multiplies in
+# AMX where it is compiled in); on failure the build goes AMX-free.
+smoke_test() {
+    "$LLAMA_BENCH" -m "$1" -p 32 -n 0 -r 1 -t 1 >/dev/null 2>&1 && return
+    [ "${LLAMA_NO_AMX:-0}" = 1 ] && { log "llama-bench fails on $1 even without AMX"; exit 1; }
+    log "llama-bench died on a 32-token prompt (its AMX kernels?): rebuilding it without AMX"
+    LLAMA_NO_AMX=1
+    build_llama_cpp
+    smoke_test "$1"
 }
 
 # "test avg_ts" lines from either engine's JSON (one object per result).
@@ -79,6 +103,7 @@ main() {
             f=$CACHE/models/synthetic-$preset-$type.gguf label="$preset $type"
             [ -f "$f" ] || "$QLM_BENCH" --synthetic "$preset" --type "$type" --write "$f" -p 0 -n 0 >/dev/null
         fi
+        [ -n "${smoked:-}" ] || { smoke_test "$f"; smoked=1; }
         local q l
         q=$(qlm_results "$f")
         l=$(llama_results "$f")

@@ -144,18 +144,13 @@ static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const vo
     if (n_tok > n_amx) rest(w, nb, (const char *)act + n_amx * stride, stride, n_tok - n_amx, y + n_amx * ldy, ldy);
 }
 
-#define AMX_ENTRY_POINT(NAME, KIND, REST)                                                                    \
-    static void NAME(const void *w, int64_t nb, const void *act, size_t stride, int64_t n_tok, float *y,     \
-                     int64_t ldy) {                                                                          \
-        gemm(KIND, w, nb, act, stride, n_tok, y, ldy, REST);                                                 \
-    }
-AMX_ENTRY_POINT(gemm_r16_q4_0_amx, KIND_Q4_0, qlm_gemm_r16_q4_0_avx512)
-AMX_ENTRY_POINT(gemm_r16_q4_1_amx, KIND_Q4_1, qlm_gemm_r16_q4_1_avx512)
-AMX_ENTRY_POINT(gemm_r16_q5_0_amx, KIND_Q5_0, qlm_gemm_r16_q5_0_avx512)
-AMX_ENTRY_POINT(gemm_r16_q5_1_amx, KIND_Q5_1, qlm_gemm_r16_q5_1_avx512)
-AMX_ENTRY_POINT(gemm_r16_q8_0_amx, KIND_Q8_0, qlm_gemm_r16_q8_0_avx512)
-AMX_ENTRY_POINT(gemm_r16_iq4_nl_amx, KIND_IQ4_NL, qlm_gemm_r16_iq4_nl_avx512)
-AMX_ENTRY_POINT(gemm_r16_mxfp4_amx, KIND_MXFP4, qlm_gemm_r16_mxfp4_avx512)
+QLM_AMX_ENTRY_POINT(static, gemm_r16_q4_0_amx, gemm, KIND_Q4_0, qlm_gemm_r16_q4_0_avx512)
+QLM_AMX_ENTRY_POINT(static, gemm_r16_q4_1_amx, gemm, KIND_Q4_1, qlm_gemm_r16_q4_1_avx512)
+QLM_AMX_ENTRY_POINT(static, gemm_r16_q5_0_amx, gemm, KIND_Q5_0, qlm_gemm_r16_q5_0_avx512)
+QLM_AMX_ENTRY_POINT(static, gemm_r16_q5_1_amx, gemm, KIND_Q5_1, qlm_gemm_r16_q5_1_avx512)
+QLM_AMX_ENTRY_POINT(static, gemm_r16_q8_0_amx, gemm, KIND_Q8_0, qlm_gemm_r16_q8_0_avx512)
+QLM_AMX_ENTRY_POINT(static, gemm_r16_iq4_nl_amx, gemm, KIND_IQ4_NL, qlm_gemm_r16_iq4_nl_avx512)
+QLM_AMX_ENTRY_POINT(static, gemm_r16_mxfp4_amx, gemm, KIND_MXFP4, qlm_gemm_r16_mxfp4_avx512)
 
 /* Only what the AMX matmuls use: their packed kernels and the AVX-512
  * activation quantizers (act8; Q8_K for the K-quants). Everything else is

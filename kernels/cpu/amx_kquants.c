@@ -154,12 +154,7 @@ static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const vo
     if (n_tok > n_amx) rest(w, nb, (const char *)act + n_amx * stride, stride, n_tok - n_amx, y + n_amx * ldy, ldy);
 }
 
-#define AMX_ENTRY_POINT(NAME, KIND, REST)                                                                    \
-    void NAME(const void *w, int64_t nb, const void *act, size_t stride, int64_t n_tok, float *y,            \
-              int64_t ldy) {                                                                                 \
-        gemm(KIND, w, nb, act, stride, n_tok, y, ldy, REST);                                                 \
-    }
-AMX_ENTRY_POINT(qlm_gemm_r16_q4_k_amx, KIND_Q4_K, qlm_gemm_r16_q4_k_avx512)
-AMX_ENTRY_POINT(qlm_gemm_r16_q5_k_amx, KIND_Q5_K, qlm_gemm_r16_q5_k_avx512)
-AMX_ENTRY_POINT(qlm_gemm_r16_q6_k_amx, KIND_Q6_K, qlm_gemm_r16_q6_k_avx512)
-AMX_ENTRY_POINT(qlm_gemm_r16_iq4_xs_amx, KIND_IQ4_XS, qlm_gemm_r16_iq4_xs_avx512)
+QLM_AMX_ENTRY_POINT(, qlm_gemm_r16_q4_k_amx, gemm, KIND_Q4_K, qlm_gemm_r16_q4_k_avx512)
+QLM_AMX_ENTRY_POINT(, qlm_gemm_r16_q5_k_amx, gemm, KIND_Q5_K, qlm_gemm_r16_q5_k_avx512)
+QLM_AMX_ENTRY_POINT(, qlm_gemm_r16_q6_k_amx, gemm, KIND_Q6_K, qlm_gemm_r16_q6_k_avx512)
+QLM_AMX_ENTRY_POINT(, qlm_gemm_r16_iq4_xs_amx, gemm, KIND_IQ4_XS, qlm_gemm_r16_iq4_xs_avx512)

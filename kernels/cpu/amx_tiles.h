@@ -29,4 +29,13 @@ static inline void qlm_amx_configure(int n, const uint8_t *rows, const uint16_t 
     _tile_loadconfig(&c);
 }
 
+/* An R16 entry point (qlm_gemm_r16_fn) over GEMM(KIND, ..., REST): QUAL is
+ * static or empty; REST is the kernel for the tokens past the last whole
+ * group of 16 (the AVX-512 one, with the same bits). */
+#define QLM_AMX_ENTRY_POINT(QUAL, NAME, GEMM, KIND, REST)                                                    \
+    QUAL void NAME(const void *w, int64_t nb, const void *act, size_t stride, int64_t n_tok, float *y,       \
+                   int64_t ldy) {                                                                            \
+        GEMM(KIND, w, nb, act, stride, n_tok, y, ldy, REST);                                                 \
+    }
+
 #endif
