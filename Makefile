@@ -87,7 +87,7 @@ $(BUILD)/kernels/cpu/avx2.o: CFLAGS += $(AVX2_FLAGS)
 $(BUILD)/kernels/cpu/avx2_%.o: CFLAGS += $(AVX2_FLAGS) -O3
 $(BUILD)/kernels/cpu/avx512.o $(BUILD)/kernels/cpu/avx512_%.o: CFLAGS += $(AVX512_FLAGS) -O3
 # amx*.c: the AMX table's tiles (AVX-512 plus AMX's tile and int8 instructions)
-$(BUILD)/kernels/cpu/amx.o $(BUILD)/kernels/cpu/amx_%.o: CFLAGS += $(AVX512_FLAGS) -mamx-tile -mamx-int8 -O3
+$(BUILD)/kernels/cpu/amx.o $(BUILD)/kernels/cpu/amx_%.o: CFLAGS += $(AVX512_FLAGS) -mamx-tile -mamx-int8 -mamx-bf16 -O3
 # neon.c is baseline armv8-a (every AArch64 CPU); neon_dotprod.c is the same
 # source with SDOT, used only where the CPU reports it.
 $(BUILD)/kernels/cpu/neon_dotprod.o $(BUILD)/kernels/cpu/neon_dotprod_%.o: CFLAGS += -march=armv8.2-a+dotprod

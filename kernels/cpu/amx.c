@@ -1,6 +1,7 @@
-/* amx.c - the AMX table: the AVX-512 table, with Intel AMX int8 tiles for
- * the prompt matmuls (16 tokens or more) of the packed 32-value block
- * formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, MXFP4).
+/* amx.c - the AMX table: the AVX-512 table, with Intel AMX tiles for the
+ * prompt matmuls (16 tokens or more) of packed weights: here the 32-value
+ * block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, MXFP4) by int8
+ * tiles, in amx_kquants.c Q4_K, Q5_K, Q6_K and IQ4_XS, in amx_bf16.c BF16.
  *
  * One TDPBSSD multiplies a 16 x 32 tile of activation bytes (16 tokens, one
  * block each, read in place from their act8 rows) by the block's 32 x 16
@@ -152,9 +153,9 @@ QLM_AMX_ENTRY_POINT(static, gemm_r16_q8_0_amx, gemm, KIND_Q8_0, qlm_gemm_r16_q8_
 QLM_AMX_ENTRY_POINT(static, gemm_r16_iq4_nl_amx, gemm, KIND_IQ4_NL, qlm_gemm_r16_iq4_nl_avx512)
 QLM_AMX_ENTRY_POINT(static, gemm_r16_mxfp4_amx, gemm, KIND_MXFP4, qlm_gemm_r16_mxfp4_avx512)
 
-/* Only what the AMX matmuls use: their packed kernels and the AVX-512
- * activation quantizers (act8; Q8_K for the K-quants). Everything else is
- * the AVX-512 table's. */
+/* Only what the AMX matmuls use: their packed kernels and the SIMD
+ * activation conversions (act8; Q8_K for the K-quants; BF16). Everything
+ * else is the AVX-512 table's. */
 static const qlm_cpu_kernels kernels = {
     .gemm_r16 = {[QLM_TYPE_Q4_0] = gemm_r16_q4_0_amx,
                  [QLM_TYPE_Q4_1] = gemm_r16_q4_1_amx,
@@ -166,8 +167,9 @@ static const qlm_cpu_kernels kernels = {
                  [QLM_TYPE_Q4_K] = qlm_gemm_r16_q4_k_amx,
                  [QLM_TYPE_Q5_K] = qlm_gemm_r16_q5_k_amx,
                  [QLM_TYPE_Q6_K] = qlm_gemm_r16_q6_k_amx,
-                 [QLM_TYPE_IQ4_XS] = qlm_gemm_r16_iq4_xs_amx},
-    .quantize = {[QLM_TYPE_Q8_K] = qlm_quantize_q8_k_avx512},
+                 [QLM_TYPE_IQ4_XS] = qlm_gemm_r16_iq4_xs_amx,
+                 [QLM_TYPE_BF16] = qlm_gemm_r16_bf16_amx},
+    .quantize = {[QLM_TYPE_Q8_K] = qlm_quantize_q8_k_avx512, [QLM_TYPE_BF16] = qlm_quantize_bf16_avx2},
     .quantize_act8 = qlm_quantize_act8_avx512,
 };
 

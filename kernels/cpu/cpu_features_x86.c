@@ -106,15 +106,15 @@ const char *qlm_cpu_features_str(void) {
     return g_features_str;
 }
 
-/* amx: Sapphire Rapids and later Xeons (the AVX-512 table plus AMX int8
- * prompt tiles); avx512: Skylake-SP and later servers, Ice Lake / Sapphire Rapids and Zen 4
+/* amx: Sapphire Rapids and later Xeons (the AVX-512 table plus AMX int8 and
+ * bf16 prompt tiles); avx512: Skylake-SP and later servers, Ice Lake / Sapphire Rapids and Zen 4
  * (VNNI + BF16 narrow it to Cooper Lake, Sapphire Rapids, Zen 4 and later);
  * avx2: Haswell / Zen 1 and later. */
 #define NEEDS_AVX512                                                                                       \
     (QLM_CPU_AVX512F | QLM_CPU_AVX512BW | QLM_CPU_AVX512VL | QLM_CPU_AVX512VNNI | QLM_CPU_AVX512BF16 |     \
      QLM_CPU_FMA | QLM_CPU_F16C | QLM_CPU_AVX2)
 static const qlm_cpu_table tables[] = {
-    {&qlm_ops_amx, NEEDS_AVX512 | QLM_CPU_AMXINT8},
+    {&qlm_ops_amx, NEEDS_AVX512 | QLM_CPU_AMXINT8 | QLM_CPU_AMXBF16},
     {&qlm_ops_avx512, NEEDS_AVX512},
     {&qlm_ops_avx2, QLM_CPU_AVX2 | QLM_CPU_FMA | QLM_CPU_F16C},
 };

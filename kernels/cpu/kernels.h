@@ -316,6 +316,10 @@ void qlm_gemm_r16_q6_k_amx(const void *w, int64_t nb, const void *act, size_t ac
                            int64_t ldy);
 void qlm_gemm_r16_iq4_xs_amx(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,
                              float *y, int64_t ldy);
+/* AMX-BF16 tiles of packed BF16 (amx_bf16.c; within the float bound of
+ * the exact product, not the reference's bits). */
+void qlm_gemm_r16_bf16_amx(const void *w, int64_t np, const void *act, size_t act_stride, int64_t n_tok, float *y,
+                           int64_t ldy);
 /* Packed F32 (x F32), F16 (x F32) and BF16 (x BF16) outer-product tiles
  * (avx512_r16_float.c). */
 void qlm_gemm_r16_f32_avx512(const void *w, int64_t nb, const void *act, size_t act_stride, int64_t n_tok,

@@ -520,10 +520,10 @@ static int packed_toks(qlm_type type, int64_t n_in, const int64_t **toks) {
 
 /* Prompts longer than the matmul driver's token chunk (matmul.c: chunks of
  * 256, static, then the last one guided) and its one-chunk path at exactly
- * 256: packed and row-major weights of a 32-, a 256-value and a float
- * type. */
+ * 256: packed and row-major weights of a 32-, a 256-value and two float
+ * types (BF16: the AMX tiles' pairs of token groups). */
 static void check_long_prompts(const qlm_ops *ops) {
-    static const qlm_type types[] = {QLM_TYPE_Q4_0, QLM_TYPE_Q5_K, QLM_TYPE_F16};
+    static const qlm_type types[] = {QLM_TYPE_Q4_0, QLM_TYPE_Q5_K, QLM_TYPE_F16, QLM_TYPE_BF16};
     static const int64_t toks[] = {256, 300};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         for (int packed = 0; packed < 2; packed++)
@@ -537,9 +537,10 @@ static void check_long_prompts(const qlm_ops *ops) {
  * one and three tokens (packed: packed_toks), every weight x activation
  * case; float types also on lengths that are not a multiple of any
  * vector (the odd ones row-major only for F16/BF16, which pack pairs of
- * values; F32 packs single values). */
+ * values; F32 packs single values; 34: 17 pairs, a whole AMX-BF16 step
+ * of 16 and a tail of one). */
 static void check_matmul(const qlm_ops *ops) {
-    static const int64_t n_ins[] = {1, 7, 33, 32, 96, 160, 256, 1280, 2560 + 256, 4096 + 32}, n_toks[] = {1, 3};
+    static const int64_t n_ins[] = {1, 7, 33, 34, 32, 96, 160, 256, 1280, 2560 + 256, 4096 + 32}, n_toks[] = {1, 3};
     const char *only = getenv("KCHECK_TYPE"); /* one type's matmuls only (while working on its kernels) */
     for (int type = 0; type < QLM_TYPE_COUNT; type++) {
         const qlm_type_traits *tt = qlm_type_traits_get((uint32_t)type);
