@@ -26,7 +26,7 @@
 #include "avx512_r16_blocks.h"
 #include "ops.h"
 
-#define GROUP 16 /* tokens per tile: its 16 rows */
+#define GROUP QLM_AMX_GROUP
 #define SLAB 32  /* blocks decoded at a time: 16 KiB of operands, in L1 */
 
 /* Tile registers: two of each role, alternated between consecutive blocks
@@ -85,6 +85,17 @@ static QLM_ALWAYS_INLINE void scale_block(int kind, const int32_t *dots, const s
     }
 }
 
+/* One block's dots for 16 tokens into dots: A = their 32 activation bytes
+ * (a, rows stride apart), B = the block's operand. */
+#define MULTIPLY_BLOCK(TA, TB, TC, a, operand, dots, stride)                                                 \
+    do {                                                                                                     \
+        _tile_loadd(TA, a, (long)(stride));                                                                  \
+        _tile_loadd(TB, operand, 64);                                                                        \
+        _tile_zero(TC);                                                                                      \
+        _tile_dpbssd(TC, TA, TB);                                                                            \
+        _tile_stored(TC, dots, 64);                                                                          \
+    } while (0)
+
 /* The 16 tokens at act over the slab's blocks b0 .. b0 + n: sums carried
  * in y from the previous slab (first: from zero). */
 static QLM_ALWAYS_INLINE void group_over_slab(int kind, const slab *s, int64_t b0, int64_t n, int64_t nb,
@@ -100,49 +111,32 @@ static QLM_ALWAYS_INLINE void group_over_slab(int kind, const slab *s, int64_t b
     }
     int64_t j = 0;
     for (; j + 2 <= n; j += 2) {
-        const char *a = act + (b0 + j) * 32;
-        _tile_loadd(TA0, a, (long)stride);
-        _tile_loadd(TB0, s->operand[j], 64);
-        _tile_zero(TC0);
-        _tile_dpbssd(TC0, TA0, TB0);
-        _tile_stored(TC0, dots[0], 64);
-        _tile_loadd(TA1, a + 32, (long)stride);
-        _tile_loadd(TB1, s->operand[j + 1], 64);
-        _tile_zero(TC1);
-        _tile_dpbssd(TC1, TA1, TB1);
-        _tile_stored(TC1, dots[1], 64);
+        MULTIPLY_BLOCK(TA0, TB0, TC0, act + (b0 + j) * 32, s->operand[j], dots[0], stride);
+        MULTIPLY_BLOCK(TA1, TB1, TC1, act + (b0 + j + 1) * 32, s->operand[j + 1], dots[1], stride);
         scale_block(kind, dots[0], s, j, b0 + j, da, sa, acc);
         scale_block(kind, dots[1], s, j + 1, b0 + j + 1, da, sa, acc);
     }
     if (j < n) {
-        _tile_loadd(TA0, act + (b0 + j) * 32, (long)stride);
-        _tile_loadd(TB0, s->operand[j], 64);
-        _tile_zero(TC0);
-        _tile_dpbssd(TC0, TA0, TB0);
-        _tile_stored(TC0, dots[0], 64);
+        MULTIPLY_BLOCK(TA0, TB0, TC0, act + (b0 + j) * 32, s->operand[j], dots[0], stride);
         scale_block(kind, dots[0], s, j, b0 + j, da, sa, acc);
     }
     for (int m = 0; m < GROUP; m++) _mm512_storeu_ps(y + m * ldy, acc[m]);
 }
 
-/* Whole groups of 16 tokens through the tiles, slab by slab (each slab's
- * weights decoded once for all of them); the rest through the AVX-512 tile. */
+/* n_tok (whole groups of 16) tokens through the tiles, slab by slab (each
+ * slab's weights decoded once for all of them). */
 static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const void *act, size_t stride,
-                                   int64_t n_tok, float *y, int64_t ldy, qlm_gemm_r16_fn rest) {
-    const int64_t n_amx = n_tok / GROUP * GROUP;
+                                   int64_t n_tok, float *y, int64_t ldy) {
     const size_t block = (r16_header(kind) + r16_quants(kind)) * QLM_PACK_ROWS;
-    if (n_amx) {
-        slab s;
-        configure_tiles();
-        for (int64_t b0 = 0; b0 < nb; b0 += SLAB) {
-            const int64_t n = nb - b0 < SLAB ? nb - b0 : SLAB;
-            decode_slab(kind, (const uint8_t *)w + b0 * block, n, &s);
-            for (int64_t t = 0; t < n_amx; t += GROUP)
-                group_over_slab(kind, &s, b0, n, nb, (const char *)act + t * stride, stride, y + t * ldy, ldy);
-        }
-        _tile_release(); /* the OS then need not save 8 KiB of tile data */
+    slab s;
+    configure_tiles();
+    for (int64_t b0 = 0; b0 < nb; b0 += SLAB) {
+        const int64_t n = nb - b0 < SLAB ? nb - b0 : SLAB;
+        decode_slab(kind, (const uint8_t *)w + b0 * block, n, &s);
+        for (int64_t t = 0; t < n_tok; t += GROUP)
+            group_over_slab(kind, &s, b0, n, nb, (const char *)act + t * stride, stride, y + t * ldy, ldy);
     }
-    if (n_tok > n_amx) rest(w, nb, (const char *)act + n_amx * stride, stride, n_tok - n_amx, y + n_amx * ldy, ldy);
+    _tile_release(); /* the OS then need not save 8 KiB of tile data */
 }
 
 QLM_AMX_ENTRY_POINT(static, gemm_r16_q4_0_amx, gemm, KIND_Q4_0, qlm_gemm_r16_q4_0_avx512)

@@ -18,7 +18,7 @@
 #include "amx_tiles.h"
 #include "kernels.h"
 
-#define GROUP 16 /* tokens per tile */
+#define GROUP QLM_AMX_GROUP
 #define PAIRS 16 /* value pairs per tile multiply: a 64-byte row of A, 16 rows of B */
 
 /* Tiles: results of two token groups, their activation tiles and the
@@ -38,58 +38,45 @@ static void configure_tiles(int tail) {
     qlm_amx_configure(tail ? 8 : 5, rows, colsb);
 }
 
-/* 32 tokens (two groups, act and act + 16 rows) x the 16 rows of w (np
- * pairs), into y. */
-static void two_groups(const uint8_t *w, int64_t np, const char *act, size_t stride, float *y, int64_t ldy) {
+/* Step k of groups(): the weights' tile TB, the first group's activations
+ * (TA0) and, with two, the second's (TA1) multiplied into TC0 and TC1. */
+#define MULTIPLY_STEP(TA0_, TA1_, TB_, k)                                                                    \
+    do {                                                                                                     \
+        _tile_loadd(TB_, w + 64 * PAIRS * (k), 64);                                                          \
+        _tile_loadd(TA0_, act + 64 * (k), (long)stride);                                                     \
+        _tile_dpbf16ps(TC0, TA0_, TB_);                                                                      \
+        if (two) {                                                                                           \
+            _tile_loadd(TA1_, act1 + 64 * (k), (long)stride);                                                \
+            _tile_dpbf16ps(TC1, TA1_, TB_);                                                                  \
+        }                                                                                                    \
+    } while (0)
+
+/* One (two = 0) or two groups of 16 tokens (act, act + 16 rows) x the 16
+ * rows of w (np pairs), into y: the second group shares each weight tile. */
+static QLM_ALWAYS_INLINE void groups(int two, const uint8_t *w, int64_t np, const char *act, size_t stride,
+                                     float *y, int64_t ldy) {
     const char *act1 = act + GROUP * stride;
     const int64_t steps = np / PAIRS;
+    const long ystride = (long)(ldy * (int64_t)sizeof(float));
     _tile_zero(TC0);
-    _tile_zero(TC1);
-    for (int64_t k = 0; k < steps; k++) {
-        _tile_loadd(TB, w + 64 * PAIRS * k, 64);
-        _tile_loadd(TA0, act + 64 * k, (long)stride);
-        _tile_loadd(TA1, act1 + 64 * k, (long)stride);
-        _tile_dpbf16ps(TC0, TA0, TB);
-        _tile_dpbf16ps(TC1, TA1, TB);
-    }
-    if (np % PAIRS) {
-        _tile_loadd(TB_TAIL, w + 64 * PAIRS * steps, 64);
-        _tile_loadd(TA0_TAIL, act + 64 * steps, (long)stride);
-        _tile_loadd(TA1_TAIL, act1 + 64 * steps, (long)stride);
-        _tile_dpbf16ps(TC0, TA0_TAIL, TB_TAIL);
-        _tile_dpbf16ps(TC1, TA1_TAIL, TB_TAIL);
-    }
-    _tile_stored(TC0, y, (long)(ldy * (int64_t)sizeof(float)));
-    _tile_stored(TC1, y + GROUP * ldy, (long)(ldy * (int64_t)sizeof(float)));
+    if (two) _tile_zero(TC1);
+    for (int64_t k = 0; k < steps; k++) MULTIPLY_STEP(TA0, TA1, TB, k);
+    if (np % PAIRS) MULTIPLY_STEP(TA0_TAIL, TA1_TAIL, TB_TAIL, steps);
+    _tile_stored(TC0, y, ystride);
+    if (two) _tile_stored(TC1, y + GROUP * ldy, ystride);
 }
 
-/* The same for one group of 16 tokens. */
-static void one_group(const uint8_t *w, int64_t np, const char *act, size_t stride, float *y, int64_t ldy) {
-    const int64_t steps = np / PAIRS;
-    _tile_zero(TC0);
-    for (int64_t k = 0; k < steps; k++) {
-        _tile_loadd(TB, w + 64 * PAIRS * k, 64);
-        _tile_loadd(TA0, act + 64 * k, (long)stride);
-        _tile_dpbf16ps(TC0, TA0, TB);
-    }
-    if (np % PAIRS) {
-        _tile_loadd(TB_TAIL, w + 64 * PAIRS * steps, 64);
-        _tile_loadd(TA0_TAIL, act + 64 * steps, (long)stride);
-        _tile_dpbf16ps(TC0, TA0_TAIL, TB_TAIL);
-    }
-    _tile_stored(TC0, y, (long)(ldy * (int64_t)sizeof(float)));
-}
-
-void qlm_gemm_r16_bf16_amx(const void *w, int64_t np, const void *act, size_t stride, int64_t n_tok, float *y,
-                           int64_t ldy) {
-    const int64_t n_amx = n_tok / GROUP * GROUP;
+/* n_tok (whole groups of 16) tokens, two groups at a time. BF16 has one
+ * kind: kind is the entry point's argument, unused. */
+static void gemm(int kind, const void *w, int64_t np, const void *act, size_t stride, int64_t n_tok, float *y,
+                 int64_t ldy) {
+    (void)kind;
     const char *a = act;
-    if (n_amx) {
-        configure_tiles((int)(np % PAIRS));
-        int64_t t = 0;
-        for (; t + 2 * GROUP <= n_amx; t += 2 * GROUP) two_groups(w, np, a + t * stride, stride, y + t * ldy, ldy);
-        if (t < n_amx) one_group(w, np, a + t * stride, stride, y + t * ldy, ldy);
-        _tile_release();
-    }
-    if (n_tok > n_amx) qlm_gemm_r16_bf16_avx512(w, np, a + n_amx * stride, stride, n_tok - n_amx, y + n_amx * ldy, ldy);
+    configure_tiles((int)(np % PAIRS));
+    int64_t t = 0;
+    for (; t + 2 * GROUP <= n_tok; t += 2 * GROUP) groups(1, w, np, a + t * stride, stride, y + t * ldy, ldy);
+    if (t < n_tok) groups(0, w, np, a + t * stride, stride, y + t * ldy, ldy);
+    _tile_release();
 }
+
+QLM_AMX_ENTRY_POINT(, qlm_gemm_r16_bf16_amx, gemm, 0, qlm_gemm_r16_bf16_avx512)

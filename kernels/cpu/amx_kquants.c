@@ -24,7 +24,7 @@
 #include "amx_tiles.h"
 #include "avx512_r16_kquants.h"
 
-#define GROUP 16 /* tokens per tile */
+#define GROUP QLM_AMX_GROUP
 #define KCHUNK 64 /* values per tile multiply: 16 rows of 4 */
 
 /* Tiles: the two dot accumulators, two activation tiles and two of each
@@ -130,28 +130,24 @@ static QLM_ALWAYS_INLINE void group_over_slab(int kind, const k_panel *p, const 
     for (int m = 0; m < GROUP; m++) _mm512_storeu_ps(y + m * ldy, acc[m]);
 }
 
-/* Whole groups of 16 tokens through the tiles, a slab of PANEL_BLOCKS
- * blocks at a time; the rest through the AVX-512 kernel. */
+/* n_tok (whole groups of 16) tokens through the tiles, a slab of
+ * PANEL_BLOCKS blocks at a time. */
 static QLM_ALWAYS_INLINE void gemm(int kind, const void *w, int64_t nb, const void *act, size_t stride,
-                                   int64_t n_tok, float *y, int64_t ldy, qlm_gemm_r16_fn rest) {
-    const int64_t n_amx = n_tok / GROUP * GROUP;
+                                   int64_t n_tok, float *y, int64_t ldy) {
     const size_t block = packed_block_bytes(kind);
-    if (n_amx) {
-        k_panel p;
-        planes pl;
-        configure_tiles();
-        for (int64_t b0 = 0; b0 < nb; b0 += PANEL_BLOCKS) {
-            const int n = nb - b0 < PANEL_BLOCKS ? (int)(nb - b0) : PANEL_BLOCKS;
-            for (int b = 0; b < n; b++) {
-                panel_decode(kind, (const uint8_t *)w + (size_t)(b0 + b) * block, &p, b);
-                make_planes(kind, &p, b, &pl);
-            }
-            for (int64_t t = 0; t < n_amx; t += GROUP)
-                group_over_slab(kind, &p, &pl, b0, n, (const char *)act + t * stride, stride, y + t * ldy, ldy);
+    k_panel p;
+    planes pl;
+    configure_tiles();
+    for (int64_t b0 = 0; b0 < nb; b0 += PANEL_BLOCKS) {
+        const int n = nb - b0 < PANEL_BLOCKS ? (int)(nb - b0) : PANEL_BLOCKS;
+        for (int b = 0; b < n; b++) {
+            panel_decode(kind, (const uint8_t *)w + (size_t)(b0 + b) * block, &p, b);
+            make_planes(kind, &p, b, &pl);
         }
-        _tile_release();
+        for (int64_t t = 0; t < n_tok; t += GROUP)
+            group_over_slab(kind, &p, &pl, b0, n, (const char *)act + t * stride, stride, y + t * ldy, ldy);
     }
-    if (n_tok > n_amx) rest(w, nb, (const char *)act + n_amx * stride, stride, n_tok - n_amx, y + n_amx * ldy, ldy);
+    _tile_release();
 }
 
 QLM_AMX_ENTRY_POINT(, qlm_gemm_r16_q4_k_amx, gemm, KIND_Q4_K, qlm_gemm_r16_q4_k_avx512)

@@ -29,13 +29,20 @@ static inline void qlm_amx_configure(int n, const uint8_t *rows, const uint16_t 
     _tile_loadconfig(&c);
 }
 
-/* An R16 entry point (qlm_gemm_r16_fn) over GEMM(KIND, ..., REST): QUAL is
- * static or empty; REST is the kernel for the tokens past the last whole
- * group of 16 (the AVX-512 one, with the same bits). */
+/* Tokens a tile holds (its 16 rows): the AMX kernels take whole groups. */
+#define QLM_AMX_GROUP 16
+
+/* An R16 entry point (qlm_gemm_r16_fn): the whole groups of 16 tokens
+ * through GEMM(KIND, w, nb, act, stride, n, y, ldy), which configures and
+ * releases the tiles; the tokens past them through REST, the AVX-512
+ * kernel. QUAL is static or empty. */
 #define QLM_AMX_ENTRY_POINT(QUAL, NAME, GEMM, KIND, REST)                                                    \
     QUAL void NAME(const void *w, int64_t nb, const void *act, size_t stride, int64_t n_tok, float *y,       \
                    int64_t ldy) {                                                                            \
-        GEMM(KIND, w, nb, act, stride, n_tok, y, ldy, REST);                                                 \
+        const int64_t n_amx = n_tok / QLM_AMX_GROUP * QLM_AMX_GROUP;                                         \
+        if (n_amx) GEMM(KIND, w, nb, act, stride, n_amx, y, ldy);                                            \
+        if (n_tok > n_amx)                                                                                   \
+            REST(w, nb, (const char *)act + n_amx * stride, stride, n_tok - n_amx, y + n_amx * ldy, ldy);    \
     }
 
 #endif
