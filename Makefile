@@ -54,13 +54,29 @@ ifeq ($(CUDA),1)
   CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
   LIB_CU  += $(sort $(wildcard kernels/cuda/*.cu))
   CFLAGS  += -DQLM_HAVE_CUDA
-  NVFLAGS := -O2 -std=c++17 -Xcompiler -fPIC $(INCS) \
+  NVFLAGS := -O2 -std=c++17 -Xcompiler -fPIC -Xcompiler -Wall,-Wextra,-Werror $(INCS) \
              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_89,code=sm_89 \
              -gencode arch=compute_90,code=sm_90
-  LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread -lstdc++
+  CU_COMPILE = $(NVCC) $(NVFLAGS)
+  # cuBLAS ships only as a shared library here: found through the rpath
+  LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lpthread -lstdc++
+endif
+# CUDA=emu: the same kernels/cuda sources built by the host C++ compiler
+# against the CPU emulator in kernels/cuda/emu (its cuda_runtime.h and
+# cublas_v2.h shadow the toolkit's), so the GPU code is tested where there
+# is no GPU (make test builds this in build-cuemu/ and runs its cuda suites).
+ifeq ($(CUDA),emu)
+  LIB_CU  += $(sort $(wildcard kernels/cuda/*.cu))
+  LIB_CXX += $(sort $(wildcard kernels/cuda/emu/*.cpp))
+  LIB_ASM := $(sort $(wildcard kernels/cuda/emu/*.S))
+  CFLAGS  += -DQLM_HAVE_CUDA -DQLM_CUDA_EMU
+  CXXFLAGS += -DQLM_HAVE_CUDA -DQLM_CUDA_EMU -Ikernels/cuda/emu
+  CU_COMPILE = $(CXX) -x c++ $(CXXFLAGS) -MMD -MP
+  LDLIBS  += -lstdc++ -lpthread
 endif
 
-LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o) \
+            $(LIB_ASM:%.S=$(BUILD)/%.o)
 TEST_C   := $(sort $(wildcard tests/*.c))
 # bench's synthetic-model generator writes the suites' small models (test_bench, test_transcode)
 TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o) $(BUILD)/bench/synth.o
@@ -74,7 +90,7 @@ MODELS := $(DEMO_MODEL) $(GEMMA3_MODEL)
 VOCAB_DIR ?= $(MODEL_DIR)/vocab
 TEST_ENV := QLM_MODEL=$(DEMO_MODEL) QLM_GEMMA3_MODEL=$(GEMMA3_MODEL) QLM_VOCAB_DIR=$(VOCAB_DIR)
 
-.PHONY: all test asan fuzz demo model models vocab install clean fixtures kcheck kcheck-neon
+.PHONY: all test test-cuda-emu asan fuzz demo model models vocab install clean fixtures kcheck kcheck-neon
 all: libqlm.a libqlm.so run quantize bench/bench
 
 # Target-specific flags (they also apply to the asan build's objects): every
@@ -104,9 +120,12 @@ $(BUILD)/%.o: %.c
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -c $< -o $@
+	$(CU_COMPILE) -c $< -o $@
 
 libqlm.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -119,6 +138,11 @@ quantize: $(BUILD)/tools/quantize.o libqlm.a
 	$(CC) -o $@ $< libqlm.a $(LDLIBS)
 bench/bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c)) libqlm.a
 	$(CC) -o $@ $(filter %.o,$^) libqlm.a $(LDLIBS)
+
+# The emulator's own semantics (barriers, shuffles, graphs, cuBLAS); the
+# same source is valid CUDA, so on a GPU it checks the emulator against it.
+$(BUILD)/emu-selftest: $(BUILD)/kernels/cuda/emu/selftest.o $(filter $(BUILD)/kernels/cuda/emu/%,$(LIB_OBJ))
+	$(CXX) -o $@ $^ -lpthread
 
 $(TEST_BIN): $(TEST_OBJ) $(LIB_OBJ)
 	$(CC) $(OPT) -o $@ $^ -lcriterion $(LDLIBS)
@@ -143,7 +167,24 @@ test:
 	@$(MAKE) --no-print-directory kcheck
 	@$(MAKE) --no-print-directory kcheck-neon
 	@$(MAKE) --no-print-directory $(TEST_BIN) run quantize $(MODELS) vocab
+	@$(MAKE) --no-print-directory test-cuda-emu
 	$(TEST_ENV) $(TEST_BIN) --jobs 2
+
+# The CUDA backend without a GPU: kernels/cuda built against the CPU
+# emulator (kernels/cuda/emu) in build-cuemu/, its suites (every kernel
+# against the CPU reference, the whole model against the CPU path), then
+# the model suites on the GPU path against their outside oracles: PyTorch's
+# logits (archs) and llama.cpp's greedy tokens (forward).
+# Emulated, a greedy step of the real models costs about a second: 16 of
+# llama.cpp's 64 steps are followed there.
+CUEMU_ENV := QLM_TEST_DEVICE=cuda QLM_TEST_GREEDY_STEPS=16 $(TEST_ENV)
+test-cuda-emu: $(MODELS) vocab
+	@$(MAKE) --no-print-directory CUDA=emu BUILD=build-cuemu build-cuemu/qlm-tests build-cuemu/emu-selftest
+	build-cuemu/emu-selftest
+	$(TEST_ENV) build-cuemu/qlm-tests --jobs 2 --filter 'cuda*/*'
+	$(CUEMU_ENV) build-cuemu/qlm-tests --jobs 2 --filter 'archs/*'
+	$(CUEMU_ENV) build-cuemu/qlm-tests --jobs 2 --filter 'forward/llama_cpp_greedy_*'
+	$(CUEMU_ENV) build-cuemu/qlm-tests --jobs 2 --filter 'forward/gemma3_llama_cpp_greedy'
 
 # Kernel-check harness (tests/kcheck): every kernel table this machine runs
 # against the reference table and a double-precision oracle. Plain C over
@@ -223,6 +264,6 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qlm.pc
 
 clean:
-	rm -rf build build-asan build-aarch64 libqlm.a libqlm.so run quantize bench/bench
+	rm -rf build build-asan build-aarch64 build-cuemu libqlm.a libqlm.so run quantize bench/bench
 
--include $(shell find build build-asan build-aarch64 -name '*.d' 2>/dev/null)
+-include $(shell find build build-asan build-aarch64 build-cuemu -name '*.d' 2>/dev/null)

@@ -9,7 +9,7 @@
 
 bench_opts bench_default_opts(void) {
     bench_opts o = {.pp = {{128}, 1}, .tg = {{32}, 1}, .threads = {{0}, 1}, .reps = 3,
-                    .type = QLM_TYPE_Q4_0, .seed = 1234};
+                    .type = QLM_TYPE_Q4_0, .seed = 1234, .device = QLM_DEVICE_AUTO, .n_gpu_layers = -1};
     return o;
 }
 
@@ -29,8 +29,12 @@ void bench_usage(FILE *f) {
           "  -t, --threads LIST    thread counts (default: all cores)\n"
           "  -r, --repetitions N   repetitions of each test (default 3)\n"
           "  -o, --output md|json  output format (default md)\n"
+          "  --device D            cpu, cuda or auto (default auto: the GPU when built with CUDA and\n"
+          "                        one is present); on the GPU, % bandwidth is of its measured HBM read rate\n"
+          "  -ngl N                layers on the GPU (default all)\n"
           "  --bandwidth           only measure the memory read bandwidth per thread count\n"
-          "  --kernels             micro-benchmark every matmul kernel table x weight type (--type: one type)\n"
+          "  --kernels             micro-benchmark every matmul kernel table x weight type (--type: one type);\n"
+          "                        with --device cuda: the GPU's matmul per type, GB/s and % of its bandwidth\n"
           "  -h, --help\n", f);
 }
 
@@ -58,6 +62,14 @@ static int parse_positive(const char *s, int *out) {
     return 1;
 }
 
+static int parse_device(const char *s, qlm_device *out) {
+    if (!strcmp(s, "auto")) *out = QLM_DEVICE_AUTO;
+    else if (!strcmp(s, "cpu")) *out = QLM_DEVICE_CPU;
+    else if (!strcmp(s, "cuda") || !strcmp(s, "gpu")) *out = QLM_DEVICE_CUDA;
+    else return 0;
+    return 1;
+}
+
 /* Options with a value; returns 1 if a known one was parsed (ok says whether
  * the value was good), 0 if the name is unknown. */
 static int parse_valued(bench_opts *o, const char *a, const char *v, int *ok) {
@@ -71,6 +83,8 @@ static int parse_valued(bench_opts *o, const char *a, const char *v, int *ok) {
     else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) *ok = parse_list(v, &o->threads);
     else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) *ok = parse_positive(v, &o->reps);
     else if (!strcmp(a, "-o") || !strcmp(a, "--output")) *ok = (o->json = !strcmp(v, "json")) || !strcmp(v, "md");
+    else if (!strcmp(a, "--device")) *ok = parse_device(v, &o->device);
+    else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) *ok = sscanf(v, "%d", &o->n_gpu_layers) == 1 && o->n_gpu_layers >= 0;
     else return 0;
     return 1;
 }

@@ -14,6 +14,9 @@
 
 #include "bench.h"
 #include "qlm.h"
+#ifdef QLM_HAVE_CUDA
+#include "cuda.h"
+#endif
 
 typedef struct result {
     const char *kind; /* "pp" or "tg" */
@@ -22,10 +25,11 @@ typedef struct result {
     double bw;        /* probe GB/s at this thread count; 0 if not measured */
 } result;
 
-/* What one generated token reads, and how to name the model in a row. */
+/* What one generated token reads, how to name the model in a row, and
+ * where it runs ("cpu-avx512", or "cuda" with the device's name). */
 typedef struct model_info {
     uint64_t bytes_per_token;
-    char label[96], type[16];
+    char label[96], type[16], backend[32], device[160];
 } model_info;
 
 static double now_s(void) {
@@ -57,6 +61,15 @@ static void model_info_get(const qlm_model *m, model_info *mi) {
     const char *name = *qlm_model_name(m) ? qlm_model_name(m) : qlm_model_arch(m);
     if (strstr(name, mi->type)) snprintf(mi->label, sizeof mi->label, "%s", name);
     else snprintf(mi->label, sizeof mi->label, "%s %s", name, mi->type);
+    int n_gpu = 0;
+    const int gpu = !strcmp(qlm_model_device(m, &n_gpu), "cuda");
+    if (gpu && n_gpu < qlm_model_n_layer(m)) snprintf(mi->backend, sizeof mi->backend, "cuda-ngl%d", n_gpu);
+    else if (gpu) snprintf(mi->backend, sizeof mi->backend, "cuda");
+    else snprintf(mi->backend, sizeof mi->backend, "cpu-%s", qlm_system_info());
+    snprintf(mi->device, sizeof mi->device, "cpu");
+#ifdef QLM_HAVE_CUDA
+    if (gpu) qlm_cuda_describe(mi->device, sizeof mi->device);
+#endif
 }
 
 /* One timed run: pp = one decode of n tokens; tg = n decodes of one token. */
@@ -127,17 +140,18 @@ static void json_escape(const char *s, char *out, size_t cap) {
 static void print_json_row(const qlm_model *m, const model_info *mi, const result *r, int first) {
     const int tg = !strcmp(r->kind, "tg");
     const double gbs = tg ? r->mean * (double)mi->bytes_per_token / 1e9 : 0.0;
-    char date[32], label[256];
+    char date[32], label[256], device[320];
     iso_date(date, sizeof date);
     json_escape(mi->label, label, sizeof label);
+    json_escape(mi->device, device, sizeof device);
     printf("%s  {\"model\": \"%s\", \"arch\": \"%s\", \"type\": \"%s\", \"size_bytes\": %llu, "
-           "\"n_params\": %llu, \"backend\": \"cpu-%s\", \"n_threads\": %d, \"test\": \"%s%d\", "
+           "\"n_params\": %llu, \"backend\": \"%s\", \"device\": \"%s\", \"n_threads\": %d, \"test\": \"%s%d\", "
            "\"n_prompt\": %d, \"n_gen\": %d, \"avg_ts\": %.3f, \"stddev_ts\": %.3f, "
            "\"weights_bytes_per_token\": %llu, \"weights_gbps\": %.3f, \"bandwidth_gbps\": %.3f, "
            "\"pct_bandwidth\": %.2f, \"date\": \"%s\", \"qlm_version\": \"%s\"}",
            first ? "" : ",\n", label, qlm_model_arch(m), mi->type,
            (unsigned long long)qlm_model_size_bytes(m), (unsigned long long)qlm_model_n_params(m),
-           qlm_system_info(), r->n_threads, r->kind, r->n_tokens, tg ? 0 : r->n_tokens,
+           mi->backend, device, r->n_threads, r->kind, r->n_tokens, tg ? 0 : r->n_tokens,
            tg ? r->n_tokens : 0, r->mean, r->sd, (unsigned long long)mi->bytes_per_token, gbs, r->bw,
            tg && r->bw > 0 ? 100.0 * gbs / r->bw : 0.0, date, QLM_VERSION);
 }
@@ -149,8 +163,8 @@ static void print_md_row(const qlm_model *m, const model_info *mi, const result 
         snprintf(gb, sizeof gb, "%.2f", gbs);
         if (r->bw > 0) snprintf(pct, sizeof pct, "%.0f%% of %.1f", 100.0 * gbs / r->bw, r->bw);
     }
-    printf("| %-36.36s | %9.2f MiB | %8.2f M | cpu-%-6s | %7d | %6s%-5d | %9.2f ± %-7.2f | %7s | %-13s |\n",
-           mi->label, qlm_model_size_bytes(m) / 1048576.0, qlm_model_n_params(m) / 1e6, qlm_system_info(),
+    printf("| %-36.36s | %9.2f MiB | %8.2f M | %-10s | %7d | %6s%-5d | %9.2f ± %-7.2f | %7s | %-13s |\n",
+           mi->label, qlm_model_size_bytes(m) / 1048576.0, qlm_model_n_params(m) / 1e6, mi->backend,
            r->n_threads, r->kind, r->n_tokens, r->mean, r->sd, gb, pct);
 }
 
@@ -166,9 +180,20 @@ static void measure_bandwidth(const int_list *threads, double *bw) {
     for (int i = 0; i < threads->n; i++) bw[i] = bw_probe(threads->v[i]);
 }
 
-static int run_all(qlm_model *m, const bench_opts *o, const double *bw) {
+/* On the GPU the yardstick is the device's read bandwidth, measured once
+ * after the model is loaded (2 GiB, best of 5 passes), for every row. */
+static int on_gpu(const qlm_model *m) { return !strcmp(qlm_model_device(m, NULL), "cuda"); }
+
+static int run_all(qlm_model *m, const bench_opts *o, double *bw) {
     model_info mi;
     model_info_get(m, &mi);
+#ifdef QLM_HAVE_CUDA
+    if (on_gpu(m)) {
+        const double dev_bw = qlm_cuda_read_bandwidth_gbps((size_t)2 << 30, 5);
+        for (int i = 0; i < o->threads.n; i++) bw[i] = dev_bw;
+        fprintf(stderr, "device %s: read bandwidth %.1f GB/s\n", mi.device, dev_bw);
+    }
+#endif
     int first = 1, rc = 0;
     if (o->json) printf("[\n");
     else print_md_header();
@@ -180,7 +205,7 @@ static int run_all(qlm_model *m, const bench_opts *o, const double *bw) {
                 if (lists[k]->v[i] == 0) continue;
                 result r = {kinds[k], lists[k]->v[i], 0, 0.0, 0.0, bw[ti]};
                 rc |= run_test(m, o->threads.v[ti], o->reps, &r);
-                if (k == 1) { /* bandwidth drifts on shared machines: divide by the higher of the
+                if (k == 1 && !on_gpu(m)) { /* bandwidth drifts on shared machines: divide by the higher of the
                                * probe before loading and one right after this test */
                     const double after = bw_probe(o->threads.v[ti]);
                     if (after > r.bw) r.bw = after;
@@ -196,6 +221,17 @@ static int run_all(qlm_model *m, const bench_opts *o, const double *bw) {
 }
 
 static int run_bandwidth(const bench_opts *o) {
+#ifdef QLM_HAVE_CUDA
+    if (o->device == QLM_DEVICE_CUDA) { /* the GPU's HBM: 2 GiB, best of 5 passes */
+        char dev[160];
+        qlm_cuda_describe(dev, sizeof dev);
+        const double gbs = qlm_cuda_read_bandwidth_gbps((size_t)2 << 30, 5);
+        if (gbs <= 0) return fprintf(stderr, "error: no CUDA device to measure\n"), 1;
+        if (o->json) printf("[\n  {\"device\": \"%s\", \"bandwidth_gbps\": %.3f}\n]\n", dev, gbs);
+        else printf("| device | read GB/s |\n|---|---:|\n| %s | %.1f |\n", dev, gbs);
+        return 0;
+    }
+#endif
     if (o->json) printf("[\n");
     else printf("| threads | read GB/s |\n|--------:|----------:|\n");
     for (int i = 0; i < o->threads.n; i++) {
@@ -243,8 +279,10 @@ static int bench_model(const bench_opts *o) {
     double bw[BENCH_MAX_LIST] = {0};
     int any_tg = 0;
     for (int i = 0; i < o->tg.n; i++) any_tg |= o->tg.v[i] > 0;
-    if (any_tg) measure_bandwidth(&o->threads, bw);
+    if (any_tg && o->device != QLM_DEVICE_CUDA) measure_bandwidth(&o->threads, bw);
     qlm_model_params mp = qlm_model_default_params();
+    mp.device = o->device;
+    mp.n_gpu_layers = o->n_gpu_layers;
     qlm_model *m = NULL;
     int rc = 1;
     if (qlm_model_load(path, &mp, &m) != QLM_OK)
@@ -267,6 +305,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.threads.n; i++)
         if (o.threads.v[i] <= 0) o.threads.v[i] = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (o.mode == BENCH_BANDWIDTH) return run_bandwidth(&o);
+    if (o.mode == BENCH_KERNELS && o.device == QLM_DEVICE_CUDA)
+        return kernels_bench_cuda(o.json, o.typed ? (int)o.type : -1);
     if (o.mode == BENCH_KERNELS) return kernels_bench(&o.threads, o.json, o.typed ? (int)o.type : -1);
     return bench_model(&o);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "qlm.h"
 #include "types.h"
 
 #define BENCH_MAX_LIST 16
@@ -26,6 +27,8 @@ typedef struct bench_opts {
     uint64_t seed;
     int_list pp, tg, threads;
     int reps, json, help;
+    qlm_device device;      /* --device cpu|cuda|auto */
+    int n_gpu_layers;       /* -ngl N; -1 = all */
 } bench_opts;
 
 /* Defaults: pp 128, tg 32, threads = all cores (0), 3 repetitions, Q4_0. */
@@ -66,5 +69,7 @@ double bw_probe(int n_threads);
 /* Matmul micro-benchmark of every kernel table x weight type (only_type:
  * that type alone, or -1). */
 int kernels_bench(const int_list *threads, int json, int only_type);
+/* The same on the CUDA device (bench --kernels --device cuda; kernels_cuda.c). */
+int kernels_bench_cuda(int json, int only_type);
 
 #endif

@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include "context.h"
+#ifdef QLM_HAVE_CUDA
+#include "cuda.h"
+#endif
 
 #define QLM_MAX_CTX (1 << 24)
 
@@ -83,6 +86,9 @@ static qlm_status context_alloc(qlm_context *c) {
         return qlm_err(&c->err, QLM_ERR_NOMEM, "out of memory allocating a context of %d tokens "
                        "(KV cache %.1f MiB)", c->n_ctx, 2.0 * kv_bytes / 1048576.0);
     init_theta(c);
+#ifdef QLM_HAVE_CUDA
+    if (c->model->cuda) return qlm_cuda_ctx_new(c->model->cuda, c, &c->cuda, &c->err);
+#endif
     return QLM_OK;
 }
 
@@ -130,6 +136,9 @@ void qlm_context_free(qlm_context *c) {
     void *bufs[] = {c->k_cache, c->v_cache, c->theta, c->theta_swa, c->x, c->xb, c->q, c->att, c->k, c->v,
                     c->hb, c->hb2, c->scores, c->act_scratch, c->row_tmp, c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+#ifdef QLM_HAVE_CUDA
+    qlm_cuda_ctx_free(c->cuda);
+#endif
     free(c);
 }
 
@@ -166,7 +175,7 @@ qlm_status qlm_decode(qlm_context *c, const int32_t *tokens, int32_t n, const fl
     if (st != QLM_OK) return st;
     for (int32_t i = 0; i < n; i += c->n_batch) {
         const int32_t nb = n - i < c->n_batch ? n - i : c->n_batch;
-        qlm_forward(c, tokens + i, nb, i + nb == n);
+        if ((st = qlm_forward(c, tokens + i, nb, i + nb == n)) != QLM_OK) return st;
         c->n_past += nb;
     }
     if (logits) *logits = c->logits + (size_t)(c->n_logits - 1) * c->model->hp.n_vocab;
@@ -207,7 +216,15 @@ qlm_status qlm_context_shift(qlm_context *c, int32_t n_keep, int32_t n_discard) 
         return qlm_err(&c->err, QLM_ERR_INVALID_ARG, "cannot discard %d tokens after keeping %d of %d",
                        n_discard, n_keep, c->n_past);
     const int32_t n_move = c->n_past - n_keep - n_discard;
-    for (int il = 0; il < c->model->hp.n_layer; il++)
+    int il = 0; /* the GPU's layers first, on the device */
+#ifdef QLM_HAVE_CUDA
+    if (c->cuda) {
+        qlm_status st = qlm_cuda_kv_shift(c->cuda, n_keep, n_keep + n_discard, n_move, (float)n_discard, &c->err);
+        if (st != QLM_OK) return st;
+        il = qlm_cuda_model_n_layers(c->model->cuda);
+    }
+#endif
+    for (; il < c->model->hp.n_layer; il++)
         shift_layer(c, il, n_keep, n_keep + n_discard, n_move, (float)n_discard);
     c->n_past -= n_discard;
     c->n_logits = 0;

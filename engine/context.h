@@ -29,12 +29,14 @@ struct qlm_context {
     void *row_tmp;      /* one embedding row's bytes, unpacked from R16 */
     float *logits;      /* (n_logits, n_vocab) */
     int32_t n_logits;   /* rows valid in logits after the last decode */
+    struct qlm_cuda_ctx *cuda; /* the GPU layers' cache and buffers; NULL without */
 };
 
 /* Runs the model over n_tok <= n_batch tokens at positions n_past.., writes
  * their K/V to the cache and, if want_logits, logits of the last token (or all
- * with logits_all). Does not advance n_past. */
-void qlm_forward(qlm_context *ctx, const int32_t *tokens, int32_t n_tok, int want_logits);
+ * with logits_all). Does not advance n_past. Fails only on the GPU (the
+ * message is in ctx->err). */
+qlm_status qlm_forward(qlm_context *ctx, const int32_t *tokens, int32_t n_tok, int want_logits);
 
 /* The RoPE angles layer il rotates by. */
 static inline const float *qlm_layer_theta(const qlm_context *ctx, int il) {

@@ -7,6 +7,9 @@
 
 #include "context.h"
 #include "pack.h"
+#ifdef QLM_HAVE_CUDA
+#include "cuda.h"
+#endif
 
 static void embed_tokens(qlm_context *ctx, const int32_t *tokens, int32_t n_tok) {
     const qlm_tensor *e = &ctx->model->tok_embd;
@@ -178,16 +181,38 @@ static void ffn_block(qlm_context *ctx, int il, int32_t n_tok, const qlm_tensor 
     residual(ctx, &l->ffn_post_norm, next_norm, n_tok);
 }
 
-void qlm_forward(qlm_context *ctx, const int32_t *tokens, int32_t n_tok, int want_logits) {
+/* The GPU's share of the step (kernels/cuda/cuda.h): its layers, and the
+ * output when it holds all of them. Returns the first layer left for the
+ * CPU (n_layer: none, the logits are in place). */
+static qlm_status gpu_layers(qlm_context *ctx, int32_t n_tok, int want_logits, int *il_cpu) {
+    *il_cpu = 0;
+#ifdef QLM_HAVE_CUDA
+    if (!ctx->cuda) return QLM_OK;
+    qlm_status st = qlm_cuda_forward(ctx->cuda, ctx->x, n_tok, ctx->n_past, want_logits, ctx->logits,
+                                     &ctx->n_logits, &ctx->err);
+    const int n_gpu = qlm_cuda_model_n_layers(ctx->model->cuda);
+    *il_cpu = qlm_cuda_model_has_output(ctx->model->cuda) ? ctx->model->hp.n_layer : n_gpu;
+#else
+    (void)ctx, (void)n_tok, (void)want_logits;
+    qlm_status st = QLM_OK;
+#endif
+    return st;
+}
+
+qlm_status qlm_forward(qlm_context *ctx, const int32_t *tokens, int32_t n_tok, int want_logits) {
     const qlm_model *m = ctx->model;
     const qlm_hparams *hp = &m->hp;
 
     embed_tokens(ctx, tokens, n_tok); /* x (n_tok, e) */
-    rmsnorm_rows(ctx, ctx->xb, ctx->x, &m->layers[0].attn_norm, n_tok, hp->n_embd);
-    for (int il = 0; il < hp->n_layer; il++) {
+    int il0;
+    qlm_status st = gpu_layers(ctx, n_tok, want_logits, &il0);
+    if (st != QLM_OK || il0 == hp->n_layer) return st;
+    rmsnorm_rows(ctx, ctx->xb, ctx->x, &m->layers[il0].attn_norm, n_tok, hp->n_embd);
+    for (int il = il0; il < hp->n_layer; il++) {
         const qlm_layer *l = &m->layers[il];
         attention_block(ctx, il, n_tok, &l->ffn_norm);
         ffn_block(ctx, il, n_tok, il + 1 < hp->n_layer ? &m->layers[il + 1].attn_norm : NULL);
     }
     if (want_logits) output_logits(ctx, n_tok); /* logits (n_logits, n_vocab) */
+    return QLM_OK;
 }

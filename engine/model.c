@@ -10,10 +10,13 @@
 #include "arch.h"
 #include "model.h"
 #include "tokenizer.h"
+#ifdef QLM_HAVE_CUDA
+#include "cuda.h"
+#endif
 
 qlm_model_params qlm_model_default_params(void) {
     qlm_model_params p = {.use_mmap = 1, .n_threads = 0, .vocab_only = 0, .repack = 1,
-                          .log_fn = NULL, .log_user = NULL, .log_level = QLM_LOG_INFO};
+                          .device = QLM_DEVICE_AUTO, .n_gpu_layers = -1, .log_fn = NULL, .log_user = NULL, .log_level = QLM_LOG_INFO};
     return p;
 }
 
@@ -84,6 +87,36 @@ static qlm_status model_load_weights(qlm_model *m) {
     return QLM_OK;
 }
 
+/* Uploads the first n_gpu_layers layers to the GPU when the device is (or
+ * resolves to) CUDA. AUTO never picks the CPU emulator of the test build. */
+static qlm_status model_offload(qlm_model *m, const qlm_model_params *p) {
+    if (p->device != QLM_DEVICE_AUTO && p->device != QLM_DEVICE_CPU && p->device != QLM_DEVICE_CUDA)
+        return qlm_err(&m->err, QLM_ERR_INVALID_ARG, "unknown device %d", (int)p->device);
+    if (p->device == QLM_DEVICE_CPU || p->n_gpu_layers == 0) return QLM_OK;
+#ifdef QLM_HAVE_CUDA
+    int auto_ok = qlm_cuda_device_count() > 0;
+#ifdef QLM_CUDA_EMU
+    auto_ok = 0;
+#endif
+    if (p->device == QLM_DEVICE_AUTO && !auto_ok) return QLM_OK;
+    if (qlm_cuda_device_count() == 0)
+        return qlm_err(&m->err, QLM_ERR_UNSUPPORTED, "--device cuda: no CUDA device found (driver or GPU missing)");
+    const int ngl = p->n_gpu_layers < 0 ? m->hp.n_layer + 1 : p->n_gpu_layers;
+    qlm_status st = qlm_cuda_model_new(m, ngl, &m->cuda, &m->err);
+    if (st != QLM_OK) return st;
+    char dev[160];
+    qlm_cuda_describe(dev, sizeof dev);
+    qlm_log(&m->log, QLM_LOG_INFO, "cuda: %s: %d of %d layers%s on the GPU, %.1f MiB", dev,
+            qlm_cuda_model_n_layers(m->cuda), m->hp.n_layer, qlm_cuda_model_has_output(m->cuda) ? " and the output" : "",
+            qlm_cuda_model_bytes(m->cuda) / 1048576.0);
+    return QLM_OK;
+#else
+    if (p->device == QLM_DEVICE_CUDA)
+        return qlm_err(&m->err, QLM_ERR_UNSUPPORTED, "--device cuda: this build has no CUDA (rebuild with nvcc: make CUDA=1)");
+    return QLM_OK;
+#endif
+}
+
 static qlm_status model_load(qlm_model *m, const qlm_model_params *p) {
     gguf_open_params gp = {.use_mmap = p->use_mmap != 0, .allow_unsupported_types = true,
                            .writable = p->repack != 0 && !p->vocab_only};
@@ -100,6 +133,7 @@ static qlm_status model_load(qlm_model *m, const qlm_model_params *p) {
     const char *note;
     m->ops = qlm_ops_select_note(&note);
     if (note) qlm_log(&m->log, QLM_LOG_WARN, "kernels: %s", note);
+    if ((st = model_offload(m, p)) != QLM_OK) return st; /* before the repack: the file's rows go up */
     if (p->repack && (st = qlm_model_repack(m)) != QLM_OK) return st;
     qlm_log(&m->log, QLM_LOG_DEBUG, "cpu features: %s", qlm_system_cpu_features());
     qlm_log(&m->log, QLM_LOG_INFO, "%s: %s, %d layers, %d embd, %d heads (%d kv), %.1f M params, "
@@ -129,6 +163,9 @@ qlm_status qlm_model_load(const char *path, const qlm_model_params *params, qlm_
 void qlm_model_free(qlm_model *m) {
     if (!m) return;
     qlm_tokenizer_free(m->tok);
+#ifdef QLM_HAVE_CUDA
+    qlm_cuda_model_free(m->cuda);
+#endif
     free(m->layers);
     for (int64_t i = 0; m->meta_strs && i < gguf_kv_count(m->gguf); i++) free(m->meta_strs[i]);
     free(m->meta_strs);
@@ -141,6 +178,17 @@ void qlm_model_free(qlm_model *m) {
 
 const char *qlm_model_last_error(const qlm_model *m) { return m ? m->err.msg : "model is NULL"; }
 const char *qlm_model_arch(const qlm_model *m) { return m && m->arch ? m->arch->name : ""; }
+const char *qlm_model_device(const qlm_model *m, int *n_gpu_layers) {
+    int n = 0;
+    (void)m;
+#ifdef QLM_HAVE_CUDA
+    n = m ? qlm_cuda_model_n_layers(m->cuda) : 0;
+    if (m && m->cuda && n_gpu_layers) *n_gpu_layers = n;
+    if (m && m->cuda) return "cuda";
+#endif
+    if (n_gpu_layers) *n_gpu_layers = n;
+    return "cpu";
+}
 const char *qlm_model_name(const qlm_model *m) { return m && m->name ? m->name : ""; }
 uint64_t qlm_model_n_params(const qlm_model *m) { return m ? m->n_params : 0; }
 uint64_t qlm_model_size_bytes(const qlm_model *m) { return m ? m->n_weight_bytes : 0; }

@@ -89,6 +89,7 @@ struct qlm_model {
     const char *name;          /* into meta_strs, or NULL */
     const qlm_ops *ops;
     qlm_owned_weight *owned; /* n_owned, capacity cap_owned */
+    struct qlm_cuda_model *cuda; /* the layers on the GPU (kernels/cuda/cuda.h); NULL: all on the CPU */
     int n_owned, cap_owned;
 };
 

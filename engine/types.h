@@ -8,6 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The CUDA backend (C++) includes this header too: C11's _Static_assert is
+ * C++'s static_assert. */
+#ifdef __cplusplus
+#define _Static_assert static_assert
+#endif
+
 typedef enum qlm_type {
     QLM_TYPE_F32 = 0,
     QLM_TYPE_F16 = 1,

@@ -59,6 +59,10 @@ typedef struct qlm_tokenizer qlm_tokenizer;
 
 /* ------------------------------------------------------------------ model */
 
+/* Where the layers run. AUTO: a CUDA device when the build has CUDA and the
+ * machine a device, else the CPU. */
+typedef enum qlm_device { QLM_DEVICE_AUTO = 0, QLM_DEVICE_CPU = 1, QLM_DEVICE_CUDA = 2 } qlm_device;
+
 typedef struct qlm_model_params {
     int use_mmap;            /* 1: map the file (default); 0: read() it into memory */
     int n_threads;           /* default threads for contexts; 0 = all cores */
@@ -66,6 +70,9 @@ typedef struct qlm_model_params {
     int repack;              /* 1: interleave quantized weights for the SIMD kernels
                                 at load (default; same results, faster); 0: use
                                 them as stored */
+    qlm_device device;       /* default QLM_DEVICE_AUTO */
+    int n_gpu_layers;        /* with a GPU: the first N layers run there, the rest on the
+                                CPU; -1 (default) or >= n_layer: all of them and the output */
     qlm_log_fn log_fn;       /* NULL: no logging */
     void *log_user;
     qlm_log_level log_level; /* messages above this level are dropped */
@@ -77,6 +84,9 @@ void qlm_model_free(qlm_model *model);
 const char *qlm_model_last_error(const qlm_model *model);
 
 const char *qlm_model_arch(const qlm_model *model);          /* "llama", ... */
+/* "cpu", or "cuda" when any layer runs on the GPU; then *n_gpu_layers (if not
+ * NULL) says how many. */
+const char *qlm_model_device(const qlm_model *model, int *n_gpu_layers);
 const char *qlm_model_name(const qlm_model *model);          /* general.name or "" */
 uint64_t qlm_model_n_params(const qlm_model *model);
 uint64_t qlm_model_size_bytes(const qlm_model *model);       /* bytes of weights in the file */

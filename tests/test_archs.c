@@ -110,6 +110,7 @@ static qlm_model *load_arch(const char *arch, const char *type, int repack) {
     qlm_model_params mp = qlm_model_default_params();
     mp.repack = repack;
     mp.n_threads = 2;
+    mp.device = (qlm_device)tu_device();
     qlm_model *m = NULL;
     cr_assert_eq(qlm_model_load(path, &mp, &m), QLM_OK, "%s: %s", path, qlm_model_last_error(m));
     return m;

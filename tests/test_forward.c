@@ -49,7 +49,9 @@
 
 static qlm_model *load_model_at(const char *path) {
     qlm_model *m = NULL;
-    qlm_status st = qlm_model_load(path, NULL, &m);
+    qlm_model_params mp = qlm_model_default_params();
+    mp.device = (qlm_device)tu_device();
+    qlm_status st = qlm_model_load(path, &mp, &m);
     cr_assert_eq(st, QLM_OK, "loading %s: %s (run `make test`, which fetches it)", path, qlm_model_last_error(m));
     return m;
 }

@@ -7,6 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The device the model suites load on (qlm_device): QLM_TEST_DEVICE=cuda
+ * runs test_forward's and test_archs's models on the CUDA backend (make
+ * test's emulated pass does); unset, the library's default (auto). */
+static inline int tu_device(void) {
+    const char *d = getenv("QLM_TEST_DEVICE");
+    return d && strcmp(d, "cuda") == 0 ? 2 /* QLM_DEVICE_CUDA */ : 0 /* QLM_DEVICE_AUTO */;
+}
+
 /* Reads a whole file; NULL if it cannot. The buffer has a NUL after *len bytes. */
 static inline char *tu_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");

@@ -12,7 +12,8 @@
 
 typedef struct options {
     const char *model, *prompt, *prompt_file, *tokenizer, *system;
-    int n_predict, n_ctx, n_batch, n_threads, verbose;
+    int n_predict, n_ctx, n_batch, n_threads, verbose, n_gpu_layers;
+    qlm_device device;
     int chat, tokenize, info, bos, parse_special, no_special, no_mmap, no_repack, context_shift, kv_f32;
     qlm_sampler_params sp;
 } options;
@@ -34,6 +35,10 @@ static void usage(FILE *f) {
           "  -c, --ctx-size N        context length (default: min(trained length, 4096))\n"
           "  -b, --batch-size N      tokens per forward pass in prompt processing (default 512)\n"
           "  -t, --threads N         threads (default: all cores)\n"
+          "      --device D          cpu, cuda or auto (default auto: the GPU when this build has\n"
+          "                          CUDA and the machine a device, else the CPU)\n"
+          "  -ngl, --n-gpu-layers N  with a GPU: run the first N layers there, the rest on the CPU\n"
+          "                          (default: all layers and the output)\n"
           "  -s, --seed N            sampler seed (default 42)\n"
           "      --temp T            temperature; 0 = greedy (default 0.8)\n"
           "      --top-k N           keep the N most likely tokens; 0 = off (default 40)\n"
@@ -85,6 +90,17 @@ static int parse_float(const char *s, float *out) {
     return 1;
 }
 
+static int parse_device(const char *s, qlm_device *out) {
+    static const struct { const char *name; qlm_device d; } names[] = {
+        {"auto", QLM_DEVICE_AUTO}, {"cpu", QLM_DEVICE_CPU}, {"cuda", QLM_DEVICE_CUDA}, {"gpu", QLM_DEVICE_CUDA}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].d;
+            return 1;
+        }
+    return 0;
+}
+
 /* Flags taking a value: returns 1 if handled, 0 if unknown, -1 on a bad value. */
 static int parse_valued(options *o, const char *a, const char *v) {
     int iv = 0, ok = 1;
@@ -108,6 +124,8 @@ static int parse_valued(options *o, const char *a, const char *v) {
     else if (IS("--repeat-last-n", "")) ok = parse_int(v, &o->sp.penalty_last_n);
     else if (IS("--frequency-penalty", "")) ok = parse_float(v, &o->sp.frequency_penalty);
     else if (IS("--presence-penalty", "")) ok = parse_float(v, &o->sp.presence_penalty);
+    else if (IS("--device", "")) ok = parse_device(v, &o->device);
+    else if (IS("-ngl", "--n-gpu-layers")) ok = parse_int(v, &o->n_gpu_layers) && o->n_gpu_layers >= 0;
     else if (IS("--kv-type", "")) { o->kv_f32 = strcmp(v, "f32") == 0; ok = o->kv_f32 || strcmp(v, "f16") == 0; }
     else return 0;
 #undef IS
@@ -332,6 +350,8 @@ static int run_model(const options *o, const char *text) {
     mp.use_mmap = !o->no_mmap;
     mp.repack = !o->no_repack;
     mp.n_threads = o->n_threads;
+    mp.device = o->device;
+    mp.n_gpu_layers = o->n_gpu_layers;
     mp.log_fn = log_to_stderr;
     mp.log_level = o->verbose ? QLM_LOG_DEBUG : QLM_LOG_WARN;
     mp.vocab_only = o->info; /* --info needs metadata only, so vocab-only files work too */
@@ -343,7 +363,13 @@ static int run_model(const options *o, const char *text) {
         qlm_model_free(m);
         return 1;
     }
-    if (!o->info)
+    int n_gpu = 0;
+    const char *device = qlm_model_device(m, &n_gpu);
+    if (!o->info && n_gpu > 0)
+        fprintf(stderr, "load: %.1f ms (%s, %.1f M params, %d of %d layers on %s, kernels %s)\n", now_ms() - t0,
+                qlm_model_arch(m), qlm_model_n_params(m) / 1e6, n_gpu, qlm_model_n_layer(m), device,
+                qlm_system_info());
+    else if (!o->info)
         fprintf(stderr, "load: %.1f ms (%s, %.1f M params, kernels %s)\n", now_ms() - t0, qlm_model_arch(m),
                 qlm_model_n_params(m) / 1e6, qlm_system_info());
     int rc = o->info ? (print_info(m), 0) : cmd_generate(o, m, text);
@@ -352,7 +378,7 @@ static int run_model(const options *o, const char *text) {
 }
 
 int main(int argc, char **argv) {
-    options o = {.n_predict = 256, .sp = qlm_sampler_default_params()};
+    options o = {.n_predict = 256, .n_gpu_layers = -1, .sp = qlm_sampler_default_params()};
     int r = parse_args(&o, argc, argv);
     if (r == 2) {
         usage(stdout);

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cpu_features.h"
 #include "exact.h"
@@ -936,6 +938,56 @@ static void check_tables(const qlm_ops *const *tables, int n, char *names, size_
     if (expect) check(strcmp(expect, names) == 0, "tables: listed \"%s\", expected \"%s\"", names, expect);
 }
 
+static void check_table(const qlm_ops *ops) {
+    check_matmul(ops);
+    check_long_prompts(ops);
+    check_bf16_flush(ops);
+    check_rmsnorm(ops);
+    check_rope(ops);
+    check_swiglu(ops);
+    check_geglu(ops);
+    check_attention(ops);
+}
+
+/* A child per table, at most `jobs` alive; each sends its two counts back
+ * through a pipe. A child that dies without sending counts as a failure. */
+static void run_tables(const qlm_ops *const *tables, int n, int jobs) {
+    int fds[16][2], running = 0, next = 0;
+    pid_t pids[16];
+    fflush(stdout);
+    for (int done = 0; done < n;) {
+        while (next < n && running < jobs) {
+            if (pipe(fds[next]) != 0 || (pids[next] = fork()) < 0) { /* no processes: run it here */
+                check_table(tables[next++]);
+                done++;
+                continue;
+            }
+            if (pids[next] == 0) {
+                close(fds[next][0]);
+                n_passed = n_failed = 0;
+                check_table(tables[next]);
+                const int counts[2] = {n_passed, n_failed};
+                fflush(stdout);
+                _exit(write(fds[next][1], counts, sizeof counts) == (ssize_t)sizeof counts ? 0 : 1);
+            }
+            close(fds[next][1]);
+            next++, running++;
+        }
+        if (!running) continue;
+        int status;
+        const pid_t pid = wait(&status);
+        for (int t = 0; t < next; t++) {
+            if (pids[t] != pid) continue;
+            int counts[2] = {0, 1};
+            if (read(fds[t][0], counts, sizeof counts) != (ssize_t)sizeof counts || !WIFEXITED(status))
+                printf("FAIL: table %s: its check process died\n", tables[t]->name), counts[1] = 1;
+            close(fds[t][0]);
+            n_passed += counts[0], n_failed += counts[1];
+            running--, done++;
+        }
+    }
+}
+
 int main(void) {
     const qlm_ops *tables[16];
     const int n = qlm_ops_list(tables, 16);
@@ -944,17 +996,11 @@ int main(void) {
     printf("kcheck: cpu features: %s\n", *qlm_cpu_features_str() ? qlm_cpu_features_str() : "(none)");
     fflush(stdout);
     /* The reference runs the oracle checks too: it is what validates the
-     * bounds themselves. */
-    for (int t = 0; t < n; t++) {
-        check_matmul(tables[t]);
-        check_long_prompts(tables[t]);
-        check_bf16_flush(tables[t]);
-        check_rmsnorm(tables[t]);
-        check_rope(tables[t]);
-        check_swiglu(tables[t]);
-        check_geglu(tables[t]);
-        check_attention(tables[t]);
-    }
+     * bounds themselves. The tables are independent: each runs in its own
+     * child process, KCHECK_JOBS (default: the cores) at a time. */
+    const char *jobs_env = getenv("KCHECK_JOBS");
+    const int jobs = jobs_env && atoi(jobs_env) > 0 ? atoi(jobs_env) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    run_tables(tables, n, jobs > 0 ? jobs : 1);
     printf("kcheck: %d passed, %d failed (tables: %s)\n", n_passed, n_failed, names);
     return n_failed ? 1 : 0;
 }
