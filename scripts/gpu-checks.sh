@@ -14,7 +14,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
-export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# the carried libraries that machine lacks (its own, often newer, win:
+# cuBLAS may need a newer libstdc++ than the one built against here)
+mkdir -p /tmp/qlm-gpu-lib
+for f in .gpu/lib/*; do
+    ldconfig -p | grep -q "^[[:space:]]$(basename "$f") " || ln -sf "$PWD/$f" /tmp/qlm-gpu-lib/
+done
+export LD_LIBRARY_PATH="/tmp/qlm-gpu-lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # cuBLAS: the toolkit's, or the copy PyTorch's wheels bring
 if ! ldconfig -p | grep -q 'libcublas.so.13' && [ ! -e /usr/local/cuda/lib64/libcublas.so.13 ]; then
